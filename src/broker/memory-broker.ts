@@ -1,0 +1,95 @@
+import type { Broker } from "./broker";
+
+/** In-process broker for one instance (`bun run dev`, PGlite tests). */
+export class MemoryBroker implements Broker {
+  readonly kind = "memory" as const;
+  private values = new Map<string, { value: string; expiresAt: number }>();
+  private leases = new Map<string, Map<string, number>>();
+  private channels = new Map<string, Set<(message: string) => void>>();
+
+  private live(key: string) {
+    const entry = this.values.get(key);
+    if (entry && entry.expiresAt <= Date.now()) {
+      this.values.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  async hit(key: string, windowSeconds: number) {
+    const now = Date.now();
+    const entry = this.live(key);
+    if (!entry) {
+      this.values.set(key, { value: "1", expiresAt: now + windowSeconds * 1000 });
+      return { count: 1, resetSeconds: windowSeconds };
+    }
+    entry.value = String(Number(entry.value) + 1);
+    return { count: Number(entry.value), resetSeconds: Math.max(1, Math.ceil((entry.expiresAt - now) / 1000)) };
+  }
+
+  async get(key: string) {
+    return this.live(key)?.value ?? null;
+  }
+
+  async set(key: string, value: string, ttlSeconds?: number) {
+    this.values.set(key, { value, expiresAt: ttlSeconds ? Date.now() + ttlSeconds * 1000 : Number.POSITIVE_INFINITY });
+  }
+
+  async setIfAbsent(key: string, value: string, ttlSeconds: number) {
+    if (this.live(key)) return false;
+    await this.set(key, value, ttlSeconds);
+    return true;
+  }
+
+  async del(key: string) {
+    this.values.delete(key);
+  }
+
+  async leaseAdd(key: string, member: string, ttlSeconds: number) {
+    let set = this.leases.get(key);
+    if (!set) this.leases.set(key, (set = new Map()));
+    set.set(member, Date.now() + ttlSeconds * 1000);
+  }
+
+  async leaseRemove(key: string, member: string) {
+    this.leases.get(key)?.delete(member);
+  }
+
+  async leaseMembers(key: string) {
+    const set = this.leases.get(key);
+    if (!set) return [];
+    const now = Date.now();
+    const alive: string[] = [];
+    for (const [member, expiresAt] of set) {
+      if (expiresAt > now) alive.push(member);
+      else set.delete(member);
+    }
+    return alive;
+  }
+
+  async publish(channel: string, message: string) {
+    const handlers = this.channels.get(channel);
+    if (!handlers) return;
+    // Asynchronous like Redis, so publishers never run subscriber code inside their own call.
+    queueMicrotask(() => {
+      for (const handler of handlers) handler(message);
+    });
+  }
+
+  async subscribe(channel: string, handler: (message: string) => void) {
+    let handlers = this.channels.get(channel);
+    if (!handlers) this.channels.set(channel, (handlers = new Set()));
+    handlers.add(handler);
+    return async () => {
+      handlers.delete(handler);
+    };
+  }
+
+  async ping() {
+    return true;
+  }
+
+  async close() {
+    this.channels.clear();
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Per-request context for tRPC and the REST bridge: the app, the caller (from
+ * `Authorization: Bearer`), client IP (X-Forwarded-For only with TRUST_PROXY), user agent and a
+ * request id for logs. Resolving the token is a primary-key lookup of the session.
+ */
+import type { App } from "./app";
+import { authenticateAccessToken, bearerToken, type AuthedUser } from "./auth/authenticate";
+
+export interface Context {
+  app: App;
+  user: AuthedUser | null;
+  /** True when an Authorization header was sent but did not resolve to a live session. */
+  badToken: boolean;
+  ip: string;
+  userAgent: string | null;
+  requestId: string;
+}
+
+export interface RequestInfo {
+  req: Request;
+  /** Socket address as Bun reports it. */
+  remoteAddress: string | null;
+  requestId: string;
+}
+
+export function clientIp(app: App, req: Request, remoteAddress: string | null): string {
+  if (app.config.TRUST_PROXY) {
+    const forwarded = req.headers.get("x-forwarded-for");
+    const first = forwarded?.split(",")[0]?.trim();
+    if (first) return first;
+  }
+  return remoteAddress ?? "unknown";
+}
+
+export async function createContext(app: App, info: RequestInfo): Promise<Context> {
+  const token = bearerToken(info.req.headers.get("authorization"));
+  const user = token ? await authenticateAccessToken(app, token) : null;
+  return {
+    app,
+    user,
+    badToken: token !== null && user === null,
+    ip: clientIp(app, info.req, info.remoteAddress),
+    userAgent: info.req.headers.get("user-agent"),
+    requestId: info.requestId,
+  };
+}

@@ -1,0 +1,80 @@
+import { sql } from "drizzle-orm";
+import { bigint, boolean, index, integer, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { users } from "./users";
+
+export const CHAT_TYPES = ["private", "group", "channel"] as const;
+export type ChatType = (typeof CHAT_TYPES)[number];
+export const CHAT_ROLES = ["owner", "admin", "member"] as const;
+export type ChatRole = (typeof CHAT_ROLES)[number];
+
+const ts = () => timestamp({ withTimezone: true, mode: "date" });
+
+export const chats = pgTable(
+  "chats",
+  {
+    id: serial().primaryKey(),
+    /** 24 random characters from 0-9A-Z, never derived from `id`. */
+    publicId: text().notNull(),
+    type: text().$type<ChatType>().notNull(),
+    title: text(),
+    handle: text(),
+    description: text(),
+    avatarUrl: text(),
+    isPublic: boolean().notNull().default(false),
+    isSaved: boolean().notNull().default(false),
+    /**
+     * Makes "one private chat per pair" and "one saved chat per user" a unique constraint, so
+     * concurrent creations race to one row: `p:<lowId>:<highId>` or `s:<userId>`.
+     */
+    uniqueKey: text(),
+    pinnedMessageId: bigint({ mode: "number" }),
+    inviteToken: text(),
+    /** Newest message id (any), for ordering the chat list by activity. */
+    lastMessageId: bigint({ mode: "number" }),
+    lastActivityAt: ts().notNull().defaultNow(),
+    /** Members now; kept in step with chat_members so ChatRead never counts a 100k channel. */
+    membersCount: integer().notNull().default(0),
+    createdAt: ts().notNull().defaultNow(),
+    updatedAt: ts().notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("chats_public_id_key").on(t.publicId),
+    uniqueIndex("chats_handle_key").on(t.handle),
+    uniqueIndex("chats_unique_key").on(t.uniqueKey),
+    uniqueIndex("chats_invite_token_key").on(t.inviteToken),
+    index("chats_title_trgm").using("gin", sql`lower(${t.title}) gin_trgm_ops`),
+    index("chats_handle_trgm").using("gin", sql`${t.handle} gin_trgm_ops`),
+  ],
+);
+
+/**
+ * Membership plus everything per (chat, user): role, read/delivered marks, clear point and the
+ * per-user flags. Distributed with chats by chat_id.
+ */
+export const chatMembers = pgTable(
+  "chat_members",
+  {
+    chatId: integer().notNull().references(() => chats.id, { onDelete: "cascade" }),
+    userId: integer().notNull().references(() => users.id, { onDelete: "cascade" }),
+    role: text().$type<ChatRole>().notNull().default("member"),
+    joinedAt: ts().notNull().defaultNow(),
+    lastReadMessageId: bigint({ mode: "number" }).notNull().default(0),
+    lastDeliveredMessageId: bigint({ mode: "number" }).notNull().default(0),
+    /** Messages with id <= this are cleared for this member. */
+    clearedBeforeMessageId: bigint({ mode: "number" }).notNull().default(0),
+    archived: boolean().notNull().default(false),
+    pinnedAt: ts(),
+    muted: boolean().notNull().default(false),
+    /** A private chat deleted "for me": hidden until the next message arrives. */
+    hidden: boolean().notNull().default(false),
+    /** Event-log position when this membership began: replays never show earlier chat events. */
+    joinedSeq: bigint({ mode: "number" }).notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.chatId, t.userId] }),
+    index("chat_members_user_idx").on(t.userId, t.chatId),
+    index("chat_members_read_idx").on(t.chatId, t.lastReadMessageId),
+    index("chat_members_delivered_idx").on(t.chatId, t.lastDeliveredMessageId),
+    index("chat_members_role_idx").on(t.chatId, t.role, t.joinedAt),
+  ],
+);

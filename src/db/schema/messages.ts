@@ -1,0 +1,72 @@
+import { sql } from "drizzle-orm";
+import { bigint, bigserial, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { chats } from "./chats";
+import { users } from "./users";
+
+export const MESSAGE_TYPES = ["text", "image", "video", "audio", "voice", "file", "circle_video"] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+const ts = () => timestamp({ withTimezone: true, mode: "date" });
+
+/**
+ * Keyed by (chat_id, id) for distribution by chat; `id` comes from one global sequence so a
+ * message can be addressed alone through the `messages_id_idx` lookup.
+ */
+export const messages = pgTable(
+  "messages",
+  {
+    id: bigserial({ mode: "number" }).notNull(),
+    chatId: integer().notNull().references(() => chats.id, { onDelete: "cascade" }),
+    senderId: integer().notNull().references(() => users.id, { onDelete: "cascade" }),
+    type: text().$type<MessageType>().notNull(),
+    text: text(),
+    replyToMessageId: bigint({ mode: "number" }),
+    forwardedFromMessageId: bigint({ mode: "number" }),
+    clientMessageId: text(),
+    attachmentWaveform: integer().array(),
+    deletedAt: ts(),
+    createdAt: ts().notNull().defaultNow(),
+    updatedAt: ts().notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.chatId, t.id] }),
+    index("messages_id_idx").on(t.id),
+    uniqueIndex("messages_client_id_key").on(t.chatId, t.senderId, t.clientMessageId),
+    index("messages_reply_idx").on(t.chatId, t.replyToMessageId),
+    index("messages_text_trgm").using("gin", sql`lower(${t.text}) gin_trgm_ops`),
+  ],
+);
+
+/** "Delete for me": one row per (message, user). */
+export const messageHides = pgTable(
+  "message_hides",
+  {
+    chatId: integer().notNull(),
+    messageId: bigint({ mode: "number" }).notNull(),
+    userId: integer().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.chatId, t.userId, t.messageId] })],
+);
+
+/** Who a message mentions, for unread_mentions_count and mention notifications. */
+export const messageMentions = pgTable(
+  "message_mentions",
+  {
+    chatId: integer().notNull(),
+    messageId: bigint({ mode: "number" }).notNull(),
+    userId: integer().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.chatId, t.userId, t.messageId] })],
+);
+
+export const messageReactions = pgTable(
+  "message_reactions",
+  {
+    chatId: integer().notNull(),
+    messageId: bigint({ mode: "number" }).notNull(),
+    userId: integer().notNull(),
+    emoji: text().notNull(),
+    createdAt: ts().notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.chatId, t.messageId, t.userId, t.emoji] })],
+);

@@ -1,0 +1,24 @@
+/**
+ * The one way to change state: business writes and their events in one transaction, then (after
+ * commit) a wake-up for the realtime tailers. Never publish what may still roll back.
+ */
+import type { App } from "../app";
+import { EventSink, writeEvents } from "../realtime/event-log";
+import type { Tx } from "./client";
+
+export async function transact<T>(app: App, fn: (tx: Tx, events: EventSink) => Promise<T>): Promise<T> {
+  const sink = new EventSink();
+  let lastSeq: number | null = null;
+  const result = await app.db.transaction(async (tx) => {
+    const value = await fn(tx, sink);
+    lastSeq = await writeEvents(tx, sink);
+    return value;
+  });
+  if (lastSeq !== null) {
+    app.broker.publish(app.eventsChannel, String(lastSeq)).catch((err: unknown) => {
+      // The tailers also poll, so a lost wake-up only delays delivery.
+      app.log.warn("event wake-up not published", { error: String(err) });
+    });
+  }
+  return result;
+}

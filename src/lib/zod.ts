@@ -1,0 +1,23 @@
+/** Shared zod building blocks: ids, limits, timestamps, MessageResponse. */
+import { z } from "zod";
+
+/** Database ids: positive 32-bit integers for users and chats. */
+export const ZId = z.number().int("must be an integer").min(1, "must be a positive id").max(2147483647, "is out of range");
+/** Message, attachment and notification ids: positive integers up to 2^53-1. */
+export const ZBigId = z.number().int("must be an integer").min(1, "must be a positive id").max(Number.MAX_SAFE_INTEGER, "is out of range");
+
+export const zLimit = (fallback: number, max = 100) =>
+  z.number().int("must be an integer").min(1, `must be between 1 and ${max}`).max(max, `must be between 1 and ${max}`).default(fallback);
+
+/** ISO-8601 UTC timestamp ending in Z. */
+export const ZTimestamp = z.string().meta({ format: "date-time", example: "2026-03-08T10:00:00Z" });
+
+/** A non-blank string after trimming (the value keeps its spaces). */
+export const zNonBlank = (max: number) =>
+  z.string().max(max, `must be at most ${max} characters`).refine((s) => s.trim().length > 0, "must not be empty");
+
+export const ZMessageResponse = z.object({ message: z.string() }).meta({ id: "MessageResponse" });
+export type TMessageResponse = z.infer<typeof ZMessageResponse>;
+
+/** Input of procedures that take nothing; extra fields are ignored. */
+export const ZNoInput = z.object({});

@@ -1,0 +1,79 @@
+/** Registration, login and the caller's account (CONTRACT §3). Takes `app`; no tRPC imports. */
+import { eq, sql } from "drizzle-orm";
+import type { z } from "zod";
+import type { App } from "../../app";
+import { dummyPasswordHash, hashPassword, verifyPassword } from "../../auth/passwords";
+import { createSessionTokens, type SessionMeta, type TokenPair } from "../../auth/tokens";
+import { users } from "../../db/schema";
+import { AppError, conflict, notFound, unauthorized } from "../../errors";
+import { iso } from "../../lib/time";
+import type { TAuthUserResponse, ZLoginRequest, ZRegisterRequest } from "./schemas";
+
+type User = typeof users.$inferSelect;
+
+export function toAuthUser(u: User): TAuthUserResponse {
+  return {
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    username: u.username,
+    bio: u.bio,
+    avatar_url: u.avatarUrl,
+    email_verified: u.emailVerified,
+    twofa_enabled: u.twofaEnabled,
+    created_at: iso(u.createdAt),
+    updated_at: iso(u.updatedAt),
+  };
+}
+
+export async function findUserByEmail(app: App, email: string): Promise<User | undefined> {
+  const rows = await app.db.select().from(users).where(eq(users.email, email)).limit(1);
+  return rows[0];
+}
+
+/** Creates the account; answers the new user. Taken email or username: 409. */
+export async function registerUser(app: App, input: z.output<typeof ZRegisterRequest>): Promise<User> {
+  const taken = await app.db
+    .select({ email: users.email, username: users.username })
+    .from(users)
+    .where(sql`${users.email} = ${input.email} or lower(${users.username}) = lower(${input.username})`)
+    .limit(2);
+  if (taken.some((t) => t.email === input.email)) throw conflict("Email already registered");
+  if (taken.length) throw conflict("Username already taken");
+  const passwordHash = await hashPassword(input.password);
+  try {
+    const [user] = await app.db
+      .insert(users)
+      .values({ email: input.email, name: input.name.trim(), username: input.username, passwordHash })
+      .returning();
+    if (!user) throw new Error("insert returned nothing");
+    return user;
+  } catch (err) {
+    // A concurrent registration won the unique index.
+    if ((err as { code?: string }).code === "23505" || /unique/i.test(String((err as Error).message))) {
+      throw conflict("Email or username already registered");
+    }
+    throw err;
+  }
+}
+
+/** Password check with the same work for unknown emails as for wrong passwords. */
+export async function checkCredentials(app: App, input: z.output<typeof ZLoginRequest>): Promise<User> {
+  const user = await findUserByEmail(app, input.email);
+  const ok = await verifyPassword(input.password, user?.passwordHash ?? (await dummyPasswordHash()));
+  if (!user || !ok) throw unauthorized("Incorrect email or password");
+  if (app.config.REQUIRE_EMAIL_VERIFICATION && !user.emailVerified) throw new AppError("FORBIDDEN", "Email not verified");
+  return user;
+}
+
+export async function login(app: App, input: z.output<typeof ZLoginRequest>, meta: SessionMeta): Promise<TokenPair> {
+  const user = await checkCredentials(app, input);
+  return createSessionTokens(app, app.db, user.id, meta);
+}
+
+export async function getAuthUser(app: App, userId: number): Promise<TAuthUserResponse> {
+  const rows = await app.db.select().from(users).where(eq(users.id, userId)).limit(1);
+  const user = rows[0];
+  if (!user) throw notFound("User not found");
+  return toAuthUser(user);
+}

@@ -1,0 +1,76 @@
+/**
+ * initTRPC and the procedure builders. The only module that knows TRPCError: services throw
+ * AppError, which the `errorBoundary` middleware maps through src/errors.ts. Unknown errors are
+ * logged with the request id and answered as a bare 500 (or 503 when a backing service is down);
+ * no stack, SQL or driver text reaches a client.
+ */
+import { initTRPC, TRPCError } from "@trpc/server";
+import type { OpenApiMeta } from "trpc-to-openapi";
+import { ZodError } from "zod";
+import type { Context } from "./context";
+import { AppError, ERROR_CODES } from "./errors";
+import { describeError } from "./lib/logger";
+import { formatZodError } from "./lib/zod-errors";
+
+export type Meta = OpenApiMeta & {
+  /** REST success status; 200 when absent (CONTRACT: 201 for creations, 204 without body). */
+  status?: 200 | 201 | 204;
+};
+
+const t = initTRPC
+  .context<Context>()
+  .meta<Meta>()
+  .create({
+    isDev: false,
+    errorFormatter({ shape, error }) {
+      const detail = error.cause instanceof ZodError ? formatZodError(error.cause) : error.message;
+      const retryAfter = error.cause instanceof AppError ? error.cause.retryAfter : undefined;
+      return {
+        message: detail,
+        code: shape.code,
+        data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, detail, retryAfter },
+      };
+    },
+  });
+
+/** True for driver errors that mean "a backing service is unreachable", answered 503. */
+export function isUnavailableError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CONNECT_TIMEOUT|CONNECTION_(CLOSED|ENDED|DESTROYED)|57P0[1-3]|08\d{3})$/.test(code))
+    return true;
+  return /Stream isn't writeable|Connection is closed|MaxRetriesPerRequest|connect ECONNREFUSED/i.test(err.message) || err.name === "MaxRetriesPerRequestError";
+}
+
+export function toTrpcError(err: unknown, ctx: Context): TRPCError {
+  if (err instanceof TRPCError) {
+    // Input validation is 422 on every transport (CONTRACT §2), not tRPC's default 400.
+    if (err.cause instanceof ZodError && err.code === "BAD_REQUEST")
+      return new TRPCError({ code: "UNPROCESSABLE_CONTENT", message: formatZodError(err.cause), cause: err.cause });
+    if (err.code !== "INTERNAL_SERVER_ERROR" || err.cause instanceof ZodError) return err;
+    return toTrpcError(err.cause ?? err, ctx);
+  }
+  if (err instanceof AppError) return new TRPCError({ code: ERROR_CODES[err.code].trpc, message: err.message, cause: err });
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (isUnavailableError(err) || isUnavailableError(cause)) {
+    ctx.app.log.warn("backing service unavailable", { request_id: ctx.requestId, ...describeError(err) });
+    return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Service temporarily unavailable" });
+  }
+  ctx.app.log.error("unhandled error", { request_id: ctx.requestId, ...describeError(err) });
+  return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "Internal server error" });
+}
+
+const errorBoundary = t.middleware(async ({ ctx, next }) => {
+  const result = await next();
+  if (!result.ok) throw toTrpcError(result.error, ctx);
+  return result;
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const publicProcedure = t.procedure.use(errorBoundary);
+
+export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.user) throw new AppError("UNAUTHORIZED", ctx.badToken ? "Invalid or expired token" : "Not authenticated");
+  return next({ ctx: { ...ctx, user: ctx.user } });
+});

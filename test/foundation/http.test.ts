@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { client } from "../helpers/http";
+import { startTestServer, type TestServer } from "../helpers/server";
+import { createUser, type TestUser } from "../helpers/users";
+
+let server: TestServer;
+let http: ReturnType<typeof client>;
+let alice: TestUser;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  http = client(server.url);
+  alice = await createUser(server);
+});
+afterAll(() => server.stop());
+
+describe("health", () => {
+  test("/health and /health/live answer ok", async () => {
+    for (const path of ["/health", "/health/live"]) {
+      const r = await http.get(path);
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual({ status: "ok" });
+    }
+  });
+  test("/health/ready answers ready with db and redis ok", async () => {
+    const r = await http.get("/health/ready");
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ status: "ready", db: "ok", redis: "ok" });
+  });
+});
+
+describe("error bodies", () => {
+  test("unknown path: 404 {detail}", async () => {
+    const r = await http.get("/api/v1/definitely/not/here");
+    expect(r.status).toBe(404);
+    expect(r.body).toEqual({ detail: "Not found" });
+  });
+  test("known path, wrong method: 405 {detail} with Allow", async () => {
+    const r = await http.delete("/auth/login");
+    expect(r.status).toBe(405);
+    expect(r.headers.get("allow")).toBe("POST");
+    expect(Object.keys(r.body)).toEqual(["detail"]);
+  });
+  test("no token on a protected path: 401 with WWW-Authenticate: Bearer", async () => {
+    const r = await http.get("/auth/me");
+    expect(r.status).toBe(401);
+    expect(r.headers.get("www-authenticate")).toBe("Bearer");
+    expect(typeof r.body.detail).toBe("string");
+  });
+  test("bad token: 401", async () => {
+    const r = await http.get("/auth/me", { token: "not.a.jwt" });
+    expect(r.status).toBe(401);
+    expect(r.headers.get("www-authenticate")).toBe("Bearer");
+  });
+  test("malformed JSON: 400 {detail}", async () => {
+    const r = await http.post("/auth/login", { raw: '{"email": ' });
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ detail: "Malformed JSON body" });
+  });
+  test("validation: 422 naming the field", async () => {
+    const r = await http.post("/auth/register", { body: { email: "x@example.com", name: "X", username: "ab", password: "longenough" } });
+    expect(r.status).toBe(422);
+    expect(Object.keys(r.body)).toEqual(["detail"]);
+    expect(r.body.detail).toStartWith("username:");
+  });
+  test("oversize body: 413 {detail}", async () => {
+    const r = await http.post("/auth/login", { raw: JSON.stringify({ email: "a".repeat(2 * 1024 * 1024) }) });
+    expect(r.status).toBe(413);
+    expect(typeof r.body.detail).toBe("string");
+  });
+  test("wrong content type: 415 {detail}", async () => {
+    const r = await http.post("/auth/login", { raw: "email=x", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect(r.status).toBe(415);
+    expect(typeof r.body.detail).toBe("string");
+  });
+  test("no error body carries a stack", async () => {
+    const r = await http.post("/auth/register", { body: { email: 5 } });
+    expect(r.text).not.toContain("stack");
+    expect(r.text).not.toContain("at ");
+  });
+});
+
+describe("tRPC endpoint", () => {
+  test("query through /trpc with batching", async () => {
+    const r = await http.get(`/trpc/auth.me,health.check?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: {}, 1: {} }))}`, { token: alice.token });
+    expect(r.status).toBe(200);
+    expect(r.body[0].result.data.id).toBe(alice.id);
+    expect(r.body[1].result.data).toEqual({ status: "ok" });
+  });
+  test("tRPC errors carry no stack", async () => {
+    const r = await http.get(`/trpc/auth.me?input=${encodeURIComponent("{}")}`);
+    expect(r.status).toBe(401);
+    expect(r.text).not.toContain("stack");
+  });
+});
+
+describe("logging", () => {
+  test("one structured line per request, without tokens", async () => {
+    await http.get("/auth/me", { token: alice.token });
+    const lines = server.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "request" && l.path === "/api/v1/auth/me");
+    const last = lines.at(-1);
+    expect(last).toMatchObject({ method: "GET", status: 200, user_id: alice.id });
+    expect(typeof last.ms).toBe("number");
+    expect(server.logs.join("\n")).not.toContain(alice.token);
+  });
+});
