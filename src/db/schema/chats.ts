@@ -54,6 +54,8 @@ export const chats = pgTable(
 export const chatMembers = pgTable(
   "chat_members",
   {
+    /** ChatMemberRead.id: a stable id of the membership itself (the key is (chat_id, user_id)). */
+    id: serial().notNull(),
     chatId: integer().notNull().references(() => chats.id, { onDelete: "cascade" }),
     userId: integer().notNull().references(() => users.id, { onDelete: "cascade" }),
     role: text().$type<ChatRole>().notNull().default("member"),

@@ -1,0 +1,1 @@
+ALTER TABLE "chat_members" ADD COLUMN "id" serial NOT NULL;
