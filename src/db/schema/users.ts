@@ -36,6 +36,10 @@ export const users = pgTable(
     uniqueIndex("users_username_lower_key").on(sql`lower(${t.username})`),
     index("users_username_trgm").using("gin", sql`lower(${t.username}) gin_trgm_ops`),
     index("users_name_trgm").using("gin", sql`lower(${t.name}) gin_trgm_ops`),
+    // Byte-ordered (C collation) so `like 'ab%'` and `order by` both ride the index: the
+    // prefix step of user search stays an index range scan on any database collation.
+    index("users_username_prefix").on(sql`(lower(${t.username}) collate "C")`),
+    index("users_name_prefix").on(sql`(lower(${t.name}) collate "C")`),
   ],
 );
 

@@ -1,0 +1,2 @@
+CREATE INDEX "users_username_prefix" ON "users" USING btree ((lower("username") collate "C"));--> statement-breakpoint
+CREATE INDEX "users_name_prefix" ON "users" USING btree ((lower("name") collate "C"));
