@@ -66,9 +66,31 @@ const errorBoundary = t.middleware(async ({ ctx, next }) => {
   return result;
 });
 
+/**
+ * PostgreSQL text cannot hold NUL, and unpaired UTF-16 surrogates would be stored as U+FFFD: refuse
+ * both up front (422 naming the field) for every procedure, whatever its schema says.
+ */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function findUnstorableString(value: unknown, path: string, depth = 0): string | null {
+  if (typeof value === "string") return UNSTORABLE.test(value) ? path || "body" : null;
+  if (depth > 8 || value === null || typeof value !== "object") return null;
+  for (const [key, child] of Object.entries(value)) {
+    const found = findUnstorableString(child, path ? `${path}.${key}` : key, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+const storableStrings = t.middleware(async ({ next, getRawInput }) => {
+  const field = findUnstorableString(await getRawInput(), "");
+  if (field) throw new AppError("UNPROCESSABLE", `${field}: must not contain NUL or unpaired surrogate characters`);
+  return next();
+});
+
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-export const publicProcedure = t.procedure.use(errorBoundary);
+export const publicProcedure = t.procedure.use(errorBoundary).use(storableStrings);
 
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.user) throw new AppError("UNAUTHORIZED", ctx.badToken ? "Invalid or expired token" : "Not authenticated");
