@@ -93,6 +93,8 @@ const EnvSchema = z.object({
   TRUST_PROXY: boolFromString(false),
   MAX_BODY_BYTES: nonNegativeInt(1048576).refine((n) => n > 0, "must be positive"),
   WS_ALLOWED_ORIGINS: optionalString,
+  /** Realtime presence lease: a crashed instance's users go offline within this many seconds. */
+  PRESENCE_LEASE_SECONDS: nonNegativeInt(30).refine((n) => n >= 2, "must be at least 2"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
 

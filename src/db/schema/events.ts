@@ -30,3 +30,12 @@ export const userEvents = pgTable(
   },
   (t) => [primaryKey({ columns: [t.userId, t.seq] }), index("user_events_seq_idx").on(t.seq)],
 );
+
+/**
+ * One row (id = 1): the highest position retention has deleted. A `since` below it may have lost
+ * events in between, so resume answers resync_required / 410 (src/realtime/replay.ts).
+ */
+export const eventLogState = pgTable("event_log_state", {
+  id: integer().primaryKey(),
+  prunedThrough: bigint({ mode: "number" }).notNull().default(0),
+});
