@@ -1,13 +1,19 @@
 /**
- * Sessions and the token pair of CONTRACT §3. A session row (id = JWT `jti`) is created per login;
- * each refresh rotates `rot` and stores the hash of the only refresh token that may still be used.
+ * Sessions and the token pair of CONTRACT §3. A session row (id = JWT `jti`) is created per login
+ * through lucia; the refresh token carries a random `rot` and the row stores only its SHA-256.
+ *
+ * Rotation is one conditional UPDATE (`... WHERE refresh_token_hash = <presented>`), so of several
+ * refreshes racing with one token exactly one wins. A token with a valid signature whose `rot` no
+ * longer matches was issued by us and rotated away: that is reuse, and the whole session is revoked.
  */
-import { eq } from "drizzle-orm";
+import { and, eq, gt } from "drizzle-orm";
 import type { App } from "../app";
-import type { DbOrTx } from "../db/client";
 import { sessions } from "../db/schema";
+import { unauthorized } from "../errors";
 import { randomToken, sha256Hex } from "../lib/random";
-import { signJwt } from "./jwt";
+import { signJwt, verifyJwt } from "./jwt";
+import { luciaFor } from "./lucia";
+import { revokeSessions } from "./revocation";
 
 export interface TokenPair {
   access_token: string;
@@ -34,20 +40,48 @@ export function signTokenPair(app: App, userId: number, sessionId: string, rotat
 }
 
 /** Starts a session for `userId` and answers its first token pair. */
-export async function createSessionTokens(app: App, db: DbOrTx, userId: number, meta: SessionMeta): Promise<TokenPair> {
-  const sessionId = randomToken(160);
-  const rotation = randomToken(96);
-  await db.insert(sessions).values({
-    id: sessionId,
+export async function createSessionTokens(app: App, userId: number, meta: SessionMeta): Promise<TokenPair> {
+  const rotation = randomToken(128);
+  const session = await luciaFor(app).createSession(
     userId,
-    expiresAt: new Date(Date.now() + app.config.REFRESH_TOKEN_TTL_SECONDS * 1000),
-    userAgent: meta.userAgent?.slice(0, 512) ?? null,
-    ip: meta.ip,
-    refreshTokenHash: sha256Hex(rotation),
-  });
-  return signTokenPair(app, userId, sessionId, rotation);
+    { userAgent: meta.userAgent?.slice(0, 512) ?? null, ip: meta.ip, refreshTokenHash: sha256Hex(rotation) },
+    { sessionId: randomToken(160) },
+  );
+  return signTokenPair(app, userId, session.id, rotation);
 }
 
-export async function revokeSession(db: DbOrTx, sessionId: string): Promise<void> {
-  await db.delete(sessions).where(eq(sessions.id, sessionId));
+const INVALID_REFRESH = "Invalid or expired refresh token";
+
+/** Exchanges a refresh token for a new pair; the presented one stops working. */
+export async function rotateRefreshToken(app: App, refreshToken: string): Promise<TokenPair> {
+  const claims = verifyJwt(refreshToken, app.jwtSecret, "refresh");
+  const userId = Number(claims?.sub);
+  if (!claims || typeof claims.rot !== "string" || !Number.isSafeInteger(userId)) throw unauthorized(INVALID_REFRESH);
+  const next = randomToken(128);
+  const now = new Date();
+  const rotated = await app.db
+    .update(sessions)
+    .set({
+      refreshTokenHash: sha256Hex(next),
+      expiresAt: new Date(now.getTime() + app.config.REFRESH_TOKEN_TTL_SECONDS * 1000),
+      lastUsedAt: now,
+    })
+    .where(
+      and(
+        eq(sessions.id, claims.jti),
+        eq(sessions.userId, userId),
+        eq(sessions.refreshTokenHash, sha256Hex(claims.rot)),
+        gt(sessions.expiresAt, now),
+      ),
+    )
+    .returning({ id: sessions.id });
+  if (rotated.length > 0) return signTokenPair(app, userId, claims.jti, next);
+  // Our signature, but not the session's current rotation: an old token came back. Whoever holds
+  // it (the user or a thief) can no longer be told apart, so the session ends for both.
+  const revoked = await revokeSessions(app, userId, { only: claims.jti });
+  if (revoked.sessionIds.length > 0) {
+    app.log.warn("refresh token reuse: session revoked", { user_id: userId });
+    throw unauthorized("Refresh token reuse detected; the session was revoked");
+  }
+  throw unauthorized(INVALID_REFRESH);
 }

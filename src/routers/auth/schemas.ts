@@ -45,3 +45,41 @@ export const ZAuthUserResponse = z
   })
   .meta({ id: "AuthUserResponse" });
 export type TAuthUserResponse = z.infer<typeof ZAuthUserResponse>;
+
+export const ZRefreshRequest = z
+  .object({ refresh_token: z.string().min(1, "must not be empty").max(4096, "is too long") })
+  .meta({ id: "RefreshRequest" });
+
+const ZMailToken = z.string().trim().min(1, "must not be empty").max(512, "is too long");
+
+export const ZVerifyEmailRequest = z.object({ token: ZMailToken }).meta({ id: "VerifyEmailRequest" });
+
+export const ZEmailRequest = z.object({ email: ZEmail }).meta({ id: "EmailRequest", example: { email: "user@example.com" } });
+
+export const ZResetPasswordRequest = z
+  .object({ token: ZMailToken, new_password: ZPassword })
+  .meta({ id: "ResetPasswordRequest", example: { token: "reset_token", new_password: "newStrongPassword" } });
+
+export const ZSessionRead = z
+  .object({
+    jti: z.string(),
+    created_at: ZTimestamp,
+    last_used_at: ZTimestamp,
+    expires_at: ZTimestamp,
+    user_agent: z.string().nullable(),
+    ip: z.string().nullable(),
+    current: z.boolean(),
+  })
+  .meta({ id: "SessionRead" });
+export type TSessionRead = z.infer<typeof ZSessionRead>;
+
+export const ZSessionJti = z.object({ jti: z.string().min(1, "must not be empty").max(128, "is too long") });
+
+export const ZTwoFactorSetupResponse = z
+  .object({ secret: z.string(), otpauth_url: z.string() })
+  .meta({ id: "TwoFactorSetupResponse", example: { secret: "BASE32SECRET", otpauth_url: "otpauth://totp/Parley:user%40example.com?..." } });
+export type TTwoFactorSetupResponse = z.infer<typeof ZTwoFactorSetupResponse>;
+
+export const ZTwoFactorCodeRequest = z
+  .object({ code: z.string().trim().min(1, "must not be empty").max(16, "is too long") })
+  .meta({ id: "TwoFactorCodeRequest", example: { code: "123456" } });

@@ -2,10 +2,15 @@
 import { eq, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { App } from "../../app";
+import { issueEmailToken } from "../../auth/email-tokens";
+import { assertLoginNotLocked, recordFailedLogin } from "../../auth/login-guard";
 import { dummyPasswordHash, hashPassword, verifyPassword } from "../../auth/passwords";
 import { createSessionTokens, type SessionMeta, type TokenPair } from "../../auth/tokens";
+import { acceptTotpCode } from "../../auth/totp";
 import { users } from "../../db/schema";
-import { AppError, conflict, notFound, unauthorized } from "../../errors";
+import { AppError, conflict, forbidden, notFound, unauthorized } from "../../errors";
+import { verificationMail } from "../../mail/auth-mails";
+import { MailUnavailableError } from "../../mail/mailer";
 import { iso } from "../../lib/time";
 import type { TAuthUserResponse, ZLoginRequest, ZRegisterRequest } from "./schemas";
 
@@ -29,6 +34,25 @@ export function toAuthUser(u: User): TAuthUserResponse {
 export async function findUserByEmail(app: App, email: string): Promise<User | undefined> {
   const rows = await app.db.select().from(users).where(eq(users.email, email)).limit(1);
   return rows[0];
+}
+
+/**
+ * Creates the account and mails the verification link. When the mail server cannot be reached the
+ * account stays created and the caller gets 503: a later resend-verification completes it.
+ */
+export async function register(app: App, input: z.output<typeof ZRegisterRequest>): Promise<void> {
+  const user = await registerUser(app, input);
+  const token = await issueEmailToken(app, user.id, "verify_email");
+  try {
+    await app.mailer.send(verificationMail(app, user.email, user.name, token));
+  } catch (err) {
+    if (!(err instanceof MailUnavailableError)) throw err;
+    app.log.warn("verification mail not sent: mail server unavailable", { user_id: user.id });
+    throw new AppError(
+      "UNAVAILABLE",
+      "Email service unavailable. Your account was created; request a new verification email later.",
+    );
+  }
 }
 
 /** Creates the account; answers the new user. Taken email or username: 409. */
@@ -57,18 +81,32 @@ export async function registerUser(app: App, input: z.output<typeof ZRegisterReq
   }
 }
 
-/** Password check with the same work for unknown emails as for wrong passwords. */
+/**
+ * Password check with the same work for unknown emails as for wrong passwords, then the email
+ * verification and the second factor. Every failure counts against the account's hourly limit.
+ */
 export async function checkCredentials(app: App, input: z.output<typeof ZLoginRequest>): Promise<User> {
+  await assertLoginNotLocked(app, input.email);
   const user = await findUserByEmail(app, input.email);
   const ok = await verifyPassword(input.password, user?.passwordHash ?? (await dummyPasswordHash()));
-  if (!user || !ok) throw unauthorized("Incorrect email or password");
-  if (app.config.REQUIRE_EMAIL_VERIFICATION && !user.emailVerified) throw new AppError("FORBIDDEN", "Email not verified");
+  if (!user || !ok) {
+    await recordFailedLogin(app, input.email);
+    throw unauthorized("Incorrect email or password");
+  }
+  if (app.config.REQUIRE_EMAIL_VERIFICATION && !user.emailVerified) throw forbidden("Email not verified");
+  if (user.twofaEnabled) {
+    if (!input.otp_code) throw unauthorized("Two-factor code required");
+    if (!(await acceptTotpCode(app, user, input.otp_code))) {
+      await recordFailedLogin(app, input.email);
+      throw unauthorized("Invalid or already used two-factor code");
+    }
+  }
   return user;
 }
 
 export async function login(app: App, input: z.output<typeof ZLoginRequest>, meta: SessionMeta): Promise<TokenPair> {
   const user = await checkCredentials(app, input);
-  return createSessionTokens(app, app.db, user.id, meta);
+  return createSessionTokens(app, user.id, meta);
 }
 
 export async function getAuthUser(app: App, userId: number): Promise<TAuthUserResponse> {

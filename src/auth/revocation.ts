@@ -1,0 +1,50 @@
+/**
+ * The one way sessions end before they expire. Deleting the row is what makes tokens stop working:
+ * every request re-reads its session (authenticate.ts), so the refusal is immediate on every
+ * instance. The broker message afterwards lets the realtime gateway close sockets of those sessions.
+ */
+import { and, eq, ne } from "drizzle-orm";
+import type { App } from "../app";
+import type { DbOrTx } from "../db/client";
+import { sessions } from "../db/schema";
+
+export const SESSIONS_REVOKED_CHANNEL = "sessions:revoked";
+
+export interface RevokedSessions {
+  userId: number;
+  sessionIds: string[];
+}
+
+export type RevokeScope = { only: string } | { allExcept: string } | "all";
+
+/** Deletes the user's sessions in `scope` (inside `db`, which may be a transaction); answers what went. */
+export async function deleteSessions(db: DbOrTx, userId: number, scope: RevokeScope): Promise<RevokedSessions> {
+  const where =
+    scope === "all"
+      ? eq(sessions.userId, userId)
+      : "only" in scope
+        ? and(eq(sessions.userId, userId), eq(sessions.id, scope.only))
+        : and(eq(sessions.userId, userId), ne(sessions.id, scope.allExcept));
+  const rows = await db.delete(sessions).where(where).returning({ id: sessions.id });
+  return { userId, sessionIds: rows.map((r) => r.id) };
+}
+
+/** Tells every instance (after commit) that these sessions are gone. */
+export async function announceRevoked(app: App, revoked: RevokedSessions): Promise<void> {
+  if (revoked.sessionIds.length === 0) return;
+  try {
+    await app.broker.publish(
+      SESSIONS_REVOKED_CHANNEL,
+      JSON.stringify({ session_ids: revoked.sessionIds, user_id: revoked.userId }),
+    );
+  } catch (err) {
+    // The rows are gone already, so HTTP is refused regardless; only socket closing is late.
+    app.log.warn("could not announce revoked sessions", { user_id: revoked.userId, error: String(err) });
+  }
+}
+
+export async function revokeSessions(app: App, userId: number, scope: RevokeScope): Promise<RevokedSessions> {
+  const revoked = await deleteSessions(app.db, userId, scope);
+  await announceRevoked(app, revoked);
+  return revoked;
+}
