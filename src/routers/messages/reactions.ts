@@ -1,0 +1,55 @@
+/**
+ * Reactions (CONTRACT §6): any member who sees a message may toggle their own emoji on it. The list
+ * is sorted by count (most first), then emoji.
+ */
+import { and, eq, sql } from "drizzle-orm";
+import type { App } from "../../app";
+import type { DbOrTx } from "../../db/client";
+import { messageReactions } from "../../db/schema";
+import { transact } from "../../db/transact";
+import { requireVisibleMessage } from "./access";
+import { messageEvents, type ReactionCount } from "./events";
+import type { TMessageReactionRead } from "./schemas";
+
+async function reactionSummary(db: DbOrTx, chatId: number, messageId: number, viewerId: number): Promise<TMessageReactionRead[]> {
+  const rows = await db
+    .select({
+      emoji: messageReactions.emoji,
+      count: sql<number>`count(*)::int`,
+      reacted: sql<boolean>`bool_or(${messageReactions.userId} = ${viewerId})`,
+    })
+    .from(messageReactions)
+    .where(and(eq(messageReactions.chatId, chatId), eq(messageReactions.messageId, messageId)))
+    .groupBy(messageReactions.emoji);
+  return rows
+    .map((r) => ({ emoji: r.emoji, count: Number(r.count), reacted: Boolean(r.reacted) }))
+    .sort((a, b) => b.count - a.count || (a.emoji < b.emoji ? -1 : a.emoji > b.emoji ? 1 : 0));
+}
+
+export async function listReactions(db: DbOrTx, userId: number, messageId: number): Promise<TMessageReactionRead[]> {
+  const { message } = await requireVisibleMessage(db, messageId, userId);
+  return reactionSummary(db, message.chatId, message.id, userId);
+}
+
+/** Adds the caller's emoji, or removes it when already there. */
+export async function toggleReaction(app: App, userId: number, input: { message_id: number; emoji: string }): Promise<TMessageReactionRead[]> {
+  const { message } = await requireVisibleMessage(app.db, input.message_id, userId);
+  return transact(app, async (tx, events) => {
+    const mine = and(
+      eq(messageReactions.chatId, message.chatId),
+      eq(messageReactions.messageId, message.id),
+      eq(messageReactions.userId, userId),
+      eq(messageReactions.emoji, input.emoji),
+    );
+    const removed = await tx.delete(messageReactions).where(mine).returning({ emoji: messageReactions.emoji });
+    if (removed.length === 0)
+      await tx
+        .insert(messageReactions)
+        .values({ chatId: message.chatId, messageId: message.id, userId, emoji: input.emoji })
+        .onConflictDoNothing();
+    const summary = await reactionSummary(tx, message.chatId, message.id, userId);
+    const counts: ReactionCount[] = summary.map(({ emoji, count }) => ({ emoji, count }));
+    messageEvents.reactionsUpdated(events, message.chatId, message.id, counts);
+    return summary;
+  });
+}

@@ -1,0 +1,163 @@
+/**
+ * Reading and changing existing messages (CONTRACT §6). Sending lives in send.ts, forwarding in
+ * forward.ts, reactions in reactions.ts, search in search.ts.
+ */
+import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import type { App } from "../../app";
+import { queryRows, type DbOrTx } from "../../db/client";
+import { chatMembers, messageHides, messageMentions, messages } from "../../db/schema";
+import { transact } from "../../db/transact";
+import { forbidden, notFound } from "../../errors";
+import { createNotifications } from "../notifications/service";
+import { isManager, requireMember } from "../chats/access";
+import { MESSAGE_NOT_FOUND, requireVisibleMessage, visibleTo } from "./access";
+import { storeMentions } from "./compose";
+import { messageEvents } from "./events";
+import { messageReadFor, messageReadsFor, type MessageRow } from "./read-model";
+import type { TMessageRead, TMessageStatusRead, TMessageStatusUpdateRequest } from "./schemas";
+
+export { sendMessage } from "./send";
+
+/** Newest first; `beforeId` continues below that id. */
+export async function listHistory(
+  db: DbOrTx,
+  userId: number,
+  input: { chat_id: number; limit: number; before_id?: number },
+): Promise<TMessageRead[]> {
+  const { member } = await requireMember(db, input.chat_id, userId);
+  const rows = await db
+    .select()
+    .from(messages)
+    .where(
+      and(
+        eq(messages.chatId, input.chat_id),
+        input.before_id !== undefined ? lt(messages.id, input.before_id) : undefined,
+        visibleTo(member),
+      ),
+    )
+    .orderBy(desc(messages.id))
+    .limit(input.limit);
+  return messageReadsFor(db, rows);
+}
+
+/**
+ * The root, then its replies level by level (breadth first), ascending id within a level. Replies
+ * to a message the caller cannot see still belong to the thread; only the invisible one is left out.
+ */
+export async function listThread(db: DbOrTx, userId: number, input: { message_id: number; limit: number }): Promise<TMessageRead[]> {
+  const { message: root, member } = await requireVisibleMessage(db, input.message_id, userId);
+  const levels = await queryRows<{ id: string | number; depth: number }>(
+    db,
+    sql`with recursive thread(id, depth) as (
+          select ${root.id}::bigint, 0
+          union all
+          select m.id, t.depth + 1 from messages m join thread t on m.chat_id = ${root.chatId} and m.reply_to_message_id = t.id
+        )
+        select id, depth from thread`,
+  );
+  const depthOf = new Map(levels.map((l) => [Number(l.id), Number(l.depth)]));
+  const rows = await db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.chatId, root.chatId), inArray(messages.id, [...depthOf.keys()]), visibleTo(member)));
+  rows.sort((a, b) => (depthOf.get(a.id) ?? 0) - (depthOf.get(b.id) ?? 0) || a.id - b.id);
+  return messageReadsFor(db, rows.slice(0, input.limit));
+}
+
+/** Sender only (403); `updated_at` moves; mentions follow the new text. */
+export async function editMessage(app: App, userId: number, input: { message_id: number; text: string }): Promise<TMessageRead> {
+  const { message, chat } = await requireVisibleMessage(app.db, input.message_id, userId);
+  if (message.senderId !== userId) throw forbidden("Only the sender can edit a message");
+  return transact(app, async (tx, events) => {
+    const before = await tx
+      .select({ userId: messageMentions.userId })
+      .from(messageMentions)
+      .where(and(eq(messageMentions.chatId, chat.id), eq(messageMentions.messageId, message.id)));
+    const [row] = await tx
+      .update(messages)
+      .set({ text: input.text, updatedAt: sql`now()` })
+      .where(and(eq(messages.chatId, chat.id), eq(messages.id, message.id), sql`${messages.deletedAt} is null`))
+      .returning();
+    if (!row) throw notFound(MESSAGE_NOT_FOUND);
+    const mentioned = await storeMentions(tx, row, true);
+    const already = new Set(before.map((b) => b.userId));
+    await createNotifications(
+      tx,
+      events,
+      mentioned
+        .filter((id) => !already.has(id))
+        .map((id) => ({ userId: id, eventType: "mention" as const, chatId: chat.id, messageId: row.id, senderId: row.senderId })),
+    );
+    const read = await messageReadFor(tx, row);
+    messageEvents.updated(events, read);
+    return read;
+  });
+}
+
+/**
+ * `for_all`: the sender, or the owner or an admin of a group/channel (403 otherwise); everyone
+ * stops seeing it. Otherwise it disappears for the caller only.
+ */
+export async function deleteMessage(app: App, userId: number, input: { message_id: number; for_all: boolean }): Promise<void> {
+  const { message, chat, member } = await requireVisibleMessage(app.db, input.message_id, userId);
+  if (input.for_all) {
+    const mayDelete = message.senderId === userId || (chat.type !== "private" && isManager(member.role));
+    if (!mayDelete) throw forbidden("Only the sender or a chat admin can delete this message for everyone");
+    await transact(app, async (tx, events) => {
+      const done = await tx
+        .update(messages)
+        .set({ deletedAt: sql`now()`, updatedAt: sql`now()` })
+        .where(and(eq(messages.chatId, chat.id), eq(messages.id, message.id), sql`${messages.deletedAt} is null`))
+        .returning({ id: messages.id });
+      if (done.length === 0) throw notFound(MESSAGE_NOT_FOUND);
+      // A deleted message no longer counts as a mention anywhere.
+      await tx.delete(messageMentions).where(and(eq(messageMentions.chatId, chat.id), eq(messageMentions.messageId, message.id)));
+      messageEvents.deletedForAll(events, chat.id, message.id);
+    });
+    return;
+  }
+  await transact(app, async (tx, events) => {
+    await tx.insert(messageHides).values({ chatId: chat.id, messageId: message.id, userId }).onConflictDoNothing();
+    await tx
+      .delete(messageMentions)
+      .where(and(eq(messageMentions.chatId, chat.id), eq(messageMentions.messageId, message.id), eq(messageMentions.userId, userId)));
+    messageEvents.deletedForUser(events, userId, chat.id, message.id);
+  });
+}
+
+/**
+ * Moves the caller's delivered (and, for `message_read`, read) mark forward to `message_id`; an
+ * older id leaves the marks as they are. Reading implies delivery. Events go out only for a mark
+ * that moved. Also called by the realtime gateway for client frames.
+ */
+export async function updateMessageStatus(app: App, userId: number, input: TMessageStatusUpdateRequest): Promise<TMessageStatusRead> {
+  await requireMember(app.db, input.chat_id, userId);
+  const target = await app.db
+    .select({ id: messages.id })
+    .from(messages)
+    .where(and(eq(messages.chatId, input.chat_id), eq(messages.id, input.message_id)))
+    .limit(1);
+  if (target.length === 0) throw notFound(MESSAGE_NOT_FOUND);
+  const read = input.status === "message_read";
+  return transact(app, async (tx, events) => {
+    const [prev] = await tx
+      .select({ delivered: chatMembers.lastDeliveredMessageId, read: chatMembers.lastReadMessageId })
+      .from(chatMembers)
+      .where(and(eq(chatMembers.chatId, input.chat_id), eq(chatMembers.userId, userId)))
+      .for("update");
+    if (!prev) throw notFound("Chat not found");
+    const delivered = Math.max(prev.delivered, input.message_id);
+    const lastRead = read ? Math.max(prev.read, input.message_id) : prev.read;
+    if (delivered !== prev.delivered || lastRead !== prev.read) {
+      await tx
+        .update(chatMembers)
+        .set({ lastDeliveredMessageId: delivered, lastReadMessageId: lastRead })
+        .where(and(eq(chatMembers.chatId, input.chat_id), eq(chatMembers.userId, userId)));
+    }
+    if (delivered !== prev.delivered) messageEvents.statusMoved(events, "message_delivered", input.chat_id, userId, delivered);
+    if (lastRead !== prev.read) messageEvents.statusMoved(events, "message_read", input.chat_id, userId, lastRead);
+    return { last_delivered_message_id: delivered, last_read_message_id: lastRead };
+  });
+}
+
+export type { MessageRow };
