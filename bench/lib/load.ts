@@ -1,0 +1,169 @@
+/**
+ * Load generators run in the benchmark process (never in the server's): a closed loop of N
+ * concurrent request loops, and an open loop that sends on a schedule and measures latency from the
+ * intended send time (no coordinated omission). Both stop by themselves after `durationMs` or
+ * `maxRequests`, whichever comes first.
+ */
+import { cpuSnapshot, cpuUsed, type CpuGroups, type CpuUsed } from "./proc";
+import { latency, spread, type Latency, type Spread } from "./stats";
+
+export interface RequestSpec {
+  url: string;
+  init?: RequestInit;
+}
+
+export type MakeRequest = (i: number) => RequestSpec;
+
+export interface LoadResult {
+  ok: number;
+  errors: number;
+  seconds: number;
+  latenciesMs: number[];
+  firstError?: string;
+}
+
+/** `concurrency` loops issuing requests back to back. */
+export async function closedLoop(opts: {
+  concurrency: number;
+  durationMs: number;
+  maxRequests?: number;
+  make: MakeRequest;
+  okStatus?: number;
+}): Promise<LoadResult> {
+  const max = opts.maxRequests ?? 5_000_000;
+  const okStatus = opts.okStatus ?? 200;
+  const lat: number[] = [];
+  let issued = 0;
+  let ok = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const start = performance.now();
+  const deadline = start + opts.durationMs;
+  async function worker() {
+    while (issued < max && performance.now() < deadline) {
+      const i = issued++;
+      const spec = opts.make(i);
+      const t0 = performance.now();
+      try {
+        const res = await fetch(spec.url, spec.init);
+        const body = await res.arrayBuffer();
+        if (res.status === okStatus) {
+          ok++;
+          lat.push(performance.now() - t0);
+        } else {
+          errors++;
+          firstError ??= `${res.status} ${new TextDecoder().decode(body).slice(0, 200)}`;
+        }
+      } catch (err) {
+        errors++;
+        firstError ??= String(err);
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  return { ok, errors, seconds: (performance.now() - start) / 1000, latenciesMs: lat, firstError };
+}
+
+/** Sends at `rate` per second for `durationMs`; latency counts from each request's intended time. */
+export async function openLoop(opts: {
+  rate: number;
+  durationMs: number;
+  make: MakeRequest;
+  okStatus?: number;
+  maxOutstanding?: number;
+}): Promise<LoadResult & { dropped: number }> {
+  const okStatus = opts.okStatus ?? 200;
+  const maxOutstanding = opts.maxOutstanding ?? 4096;
+  const total = Math.floor((opts.rate * opts.durationMs) / 1000);
+  const lat: number[] = [];
+  let ok = 0;
+  let errors = 0;
+  let dropped = 0;
+  let outstanding = 0;
+  let firstError: string | undefined;
+  const pending: Promise<void>[] = [];
+  const start = performance.now();
+  const interval = 1000 / opts.rate;
+  let next = 0;
+  const fire = (i: number, intended: number) => {
+    if (outstanding >= maxOutstanding) {
+      dropped++;
+      return;
+    }
+    outstanding++;
+    const spec = opts.make(i);
+    pending.push(
+      fetch(spec.url, spec.init)
+        .then(async (res) => {
+          await res.arrayBuffer();
+          if (res.status === okStatus) {
+            ok++;
+            lat.push(performance.now() - intended);
+          } else {
+            errors++;
+            firstError ??= `status ${res.status}`;
+          }
+        })
+        .catch((err: unknown) => {
+          errors++;
+          firstError ??= String(err);
+        })
+        .finally(() => {
+          outstanding--;
+        }),
+    );
+  };
+  while (next < total) {
+    const now = performance.now();
+    while (next < total && start + next * interval <= now) {
+      fire(next, start + next * interval);
+      next++;
+    }
+    const wait = start + next * interval - performance.now();
+    await Bun.sleep(Math.max(0, Math.min(wait, 2)));
+  }
+  await Promise.race([Promise.all(pending), Bun.sleep(10_000)]);
+  return { ok, errors: errors + dropped, dropped, seconds: (performance.now() - start) / 1000, latenciesMs: lat, firstError };
+}
+
+export interface RoundsResult {
+  /** Successful operations per second, over the measured rounds. */
+  rate: Spread;
+  /** Operations per CPU-second of the server processes. */
+  perServerCpu: Spread;
+  cpu: CpuUsed;
+  latency: Latency;
+  errors: number;
+  firstError?: string;
+}
+
+/** Warm-up, then `rounds` measured rounds with CPU seconds read around each. */
+export async function measureRounds(opts: {
+  warmupMs: number;
+  rounds: number;
+  roundMs: number;
+  cpu: CpuGroups;
+  run: (ms: number) => Promise<LoadResult>;
+}): Promise<RoundsResult> {
+  if (opts.warmupMs > 0) await opts.run(opts.warmupMs);
+  const rates: number[] = [];
+  const perCpu: number[] = [];
+  const cpuTotals: CpuUsed = { server: 0, postgres: 0, redis: 0 };
+  const lats: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  for (let r = 0; r < opts.rounds; r++) {
+    const a = cpuSnapshot(opts.cpu);
+    const res = await opts.run(opts.roundMs);
+    const used = cpuUsed(a, cpuSnapshot(opts.cpu));
+    rates.push(res.ok / res.seconds);
+    perCpu.push(used.server > 0 ? res.ok / used.server : Number.NaN);
+    cpuTotals.server += used.server / opts.rounds;
+    cpuTotals.postgres += used.postgres / opts.rounds;
+    cpuTotals.redis += used.redis / opts.rounds;
+    for (const l of res.latenciesMs) lats.push(l);
+    errors += res.errors;
+    firstError ??= res.firstError;
+  }
+  return { rate: spread(rates), perServerCpu: spread(perCpu), cpu: cpuTotals, latency: latency(lats), errors, firstError };
+}

@@ -1,0 +1,49 @@
+/**
+ * Scenario 1: request overhead. /health, and `auth.me` (authenticated: JWT + session lookup) over
+ * tRPC and over the REST bridge, each against a plain Bun.serve hello in the same run.
+ */
+import { closedLoop, measureRounds, type RoundsResult } from "../lib/load";
+import { bearer, ratioFigure, type BenchContext } from "./context";
+
+const CONCURRENCY = 32;
+
+export async function runHttp(ctx: BenchContext): Promise<void> {
+  const { timing } = ctx;
+  const token = ctx.seeded.token(2);
+  const measure = (server: number[], url: string, headers?: Record<string, string>): Promise<RoundsResult> =>
+    measureRounds({
+      ...timing,
+      cpu: { server, database: ctx.database },
+      run: (ms) => closedLoop({ concurrency: CONCURRENCY, durationMs: ms, make: () => ({ url, init: headers ? { headers } : undefined }) }),
+    });
+  ctx.log("  http: plain Bun hello");
+  const hello = await measure([ctx.hello.pid], `${ctx.hello.url}/`);
+  ctx.log("  http: /health");
+  const health = await measure([ctx.parley.pid], `${ctx.parley.url}/health`);
+  ctx.log("  http: tRPC auth.me");
+  const trpc = await measure([ctx.parley.pid], `${ctx.parley.url}/trpc/auth.me?input=${encodeURIComponent("{}")}`, bearer(token));
+  ctx.log("  http: REST GET /api/v1/auth/me");
+  const rest = await measure([ctx.parley.pid], `${ctx.parley.url}/api/v1/auth/me`, bearer(token));
+
+  const fig = (name: string, r: RoundsResult) => ({
+    scenario: "1 http",
+    name,
+    unit: "req/s",
+    value: r.rate.median,
+    min: r.rate.min,
+    max: r.rate.max,
+    perServerCpu: r.perServerCpu.median,
+    cpu: r.cpu,
+    note: r.errors ? `${r.errors} errors: ${r.firstError ?? ""}` : `c=${CONCURRENCY}, p99 ${r.latency.p99.toFixed(2)} ms`,
+  });
+  const helloFloor = { name: "plain Bun.serve hello", value: hello.rate.median, perServerCpu: hello.perServerCpu.median };
+  ctx.figures.push(fig("plain Bun.serve hello", hello));
+  ctx.figures.push(ratioFigure({ ...fig("GET /health", health), floor: helloFloor }, null));
+  const trpcFig = ratioFigure({ ...fig("tRPC auth.me (authenticated)", trpc), floor: helloFloor, target: "≥ 0.35× hello" }, 0.35);
+  ctx.figures.push(trpc.errors ? { ...trpcFig, holds: false } : trpcFig);
+  const restFig = ratioFigure(
+    { ...fig("REST GET /api/v1/auth/me", rest), floor: { name: "tRPC auth.me", value: trpc.rate.median, perServerCpu: trpc.perServerCpu.median }, target: "≥ 0.8× tRPC" },
+    0.8,
+  );
+  ctx.figures.push(rest.errors ? { ...restFig, holds: false } : restFig);
+}
