@@ -45,3 +45,15 @@ export async function insertMention(server: TestServer, chatId: number, messageI
 export async function setPrivacy(server: TestServer, userId: number, column: "privacy_group_invites" | "privacy_avatar" | "privacy_last_seen", level: string) {
   await server.app.db.execute(sql`update users set ${sql.raw(column)} = ${level} where id = ${userId}`);
 }
+
+export async function sendText(http: Http, sender: TestUser, chatId: number, text = "hello"): Promise<number> {
+  const r = await http.post("/messages", { token: sender.token, body: { chat_id: chatId, text } });
+  expect(r.status).toBe(201);
+  return r.body.id;
+}
+
+export async function chatIds(http: Http, user: TestUser, query = ""): Promise<number[]> {
+  const r = await http.get(`/chats?limit=100${query}`, { token: user.token });
+  expect(r.status).toBe(200);
+  return r.body.map((c: { id: number }) => c.id);
+}
