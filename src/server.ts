@@ -115,6 +115,8 @@ export async function startServer(app: App, opts: { port?: number; hostname?: st
   });
   await gateway.start(server);
   const url = `http://${server.hostname}:${server.port}`;
+  // The local storage driver's file URLs point at this listener (its port is known only now).
+  app.storage.bindServerUrl(url);
   return {
     server,
     url,

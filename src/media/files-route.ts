@@ -1,6 +1,54 @@
-/** GET/PUT /files/... for the local-disk storage driver (placeholder until issue 7 lands). */
+/**
+ * GET/HEAD/PUT /files/<object_key> for the local-disk storage driver. With S3 configured the
+ * route does not exist (404). PUTs must present an unexpired signed URL and exactly the signed
+ * Content-Type and size; errors are `{detail}` like everywhere else.
+ */
 import type { App } from "../app";
+import { errorResponse, readBodyCapped } from "../http/respond";
+import { LocalStorage } from "./local-storage";
+import { parseObjectKey } from "./object-key";
 
-export async function handleFiles(_app: App, _req: Request, _url: URL): Promise<Response | null> {
-  return null;
+const PREFIX = "/files/";
+
+export async function handleFiles(app: App, req: Request, url: URL): Promise<Response | null> {
+  const storage = app.storage;
+  if (!(storage instanceof LocalStorage)) return null;
+  const parsed = parseObjectKey(url.pathname.slice(PREFIX.length));
+  if (!parsed) return errorResponse(404, "File not found");
+  if (req.method === "GET" || req.method === "HEAD") return serve(storage, parsed.key, parsed.contentType, req.method);
+  if (req.method === "PUT") return upload(app, storage, parsed.key, req, url);
+  return errorResponse(405, "Method not allowed", { allow: "GET, HEAD, PUT" });
+}
+
+async function serve(storage: LocalStorage, key: string, contentType: string, method: string): Promise<Response> {
+  const file = Bun.file(storage.pathOf(key));
+  if (!(await file.exists())) return errorResponse(404, "File not found");
+  const headers = {
+    "content-type": contentType,
+    "content-length": String(file.size),
+    // Uploaded bytes are never interpreted as anything but their declared type, nor as a page.
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "sandbox",
+    "cache-control": "public, max-age=3600",
+  };
+  return new Response(method === "HEAD" ? null : file, { headers });
+}
+
+async function upload(app: App, storage: LocalStorage, key: string, req: Request, url: URL): Promise<Response> {
+  const check = storage.checkGrant(key, url.searchParams);
+  if (!check.ok) return errorResponse(check.status, check.detail);
+  const { grant } = check;
+  const sentType = (req.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (sentType !== grant.contentType) return errorResponse(403, `Content-Type must be ${grant.contentType}`);
+  const limit = Math.min(grant.size, app.config.MAX_UPLOAD_SIZE_BYTES);
+  const body = await readBodyCapped(req, limit);
+  if (body === null) return errorResponse(413, `Upload exceeds the signed size of ${grant.size} bytes`);
+  if (body.byteLength !== grant.size) return errorResponse(403, `Content-Length must be ${grant.size}`);
+  try {
+    await storage.write(key, body);
+  } catch (err) {
+    app.log.error("local upload not written", { error: err instanceof Error ? err.message : String(err) });
+    return errorResponse(503, "Storage is unavailable");
+  }
+  return new Response(null, { status: 200, headers: { etag: `"${new Bun.CryptoHasher("md5").update(body).digest("hex")}"` } });
 }

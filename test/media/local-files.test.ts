@@ -1,0 +1,100 @@
+/** The local driver's /files route: what a PUT must present, and how files are served. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { client } from "../helpers/http";
+import { startTestServer, type TestServer } from "../helpers/server";
+import { createUser, type TestUser } from "../helpers/users";
+import { bytesOf, putBytes, requestUpload, type Http } from "./support";
+
+let server: TestServer;
+let http: Http;
+let alice: TestUser;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  http = client(server.url);
+  alice = await createUser(server);
+});
+afterAll(() => server.stop());
+
+describe("local PUT", () => {
+  test("upload URLs point at this server's /files", async () => {
+    const ticket = await requestUpload(http, alice, "text/plain", bytesOf("hi"));
+    expect(ticket.file_url).toBe(`${server.url}/files/${ticket.object_key}`);
+    expect(ticket.upload_url).toStartWith(`${ticket.file_url}?`);
+  });
+
+  test("the object lands under DATA_DIR/uploads, whole, with no temp file left", async () => {
+    const bytes = new Uint8Array(200_000).map((_, i) => i % 251);
+    const ticket = await requestUpload(http, alice, "application/zip", bytes);
+    expect((await putBytes(ticket, bytes)).status).toBe(200);
+    const path = join(server.dataDir, ticket.object_key);
+    expect(new Uint8Array(await Bun.file(path).arrayBuffer())).toEqual(bytes);
+    const dir = join(server.dataDir, "uploads", String(alice.id));
+    expect(readdirSync(dir).filter((f) => f.endsWith(".part"))).toEqual([]);
+  });
+
+  test("an expired URL: 403 {detail}", async () => {
+    const key = `uploads/${alice.id}/expiredexpiredexpired.txt`;
+    const put = await server.app.storage.presignPut(key, "text/plain", 3, -1);
+    const r = await fetch(put.url, { method: "PUT", headers: put.headers, body: "abc" });
+    expect(r.status).toBe(403);
+    expect(await r.json()).toEqual({ detail: "Upload URL has expired" });
+    expect(existsSync(join(server.dataDir, key))).toBe(false);
+  });
+
+  test("no signature, or a changed size or type in the query: 403", async () => {
+    const bytes = bytesOf("hello");
+    const ticket = await requestUpload(http, alice, "text/plain", bytes);
+    const bare = await fetch(ticket.file_url, { method: "PUT", headers: ticket.required_headers, body: bytes });
+    expect(bare.status).toBe(403);
+    const bigger = new URL(ticket.upload_url);
+    bigger.searchParams.set("size", "999999");
+    expect((await fetch(bigger, { method: "PUT", headers: { "Content-Type": "text/plain" }, body: bytes })).status).toBe(403);
+    const retyped = new URL(ticket.upload_url);
+    retyped.searchParams.set("content_type", "text/html");
+    expect((await fetch(retyped, { method: "PUT", headers: { "Content-Type": "text/html" }, body: bytes })).status).toBe(403);
+  });
+
+  test("fewer bytes than signed: 403; more: 413; both with {detail}", async () => {
+    const ticket = await requestUpload(http, alice, "text/plain", bytesOf("12345"));
+    const short = await fetch(ticket.upload_url, { method: "PUT", headers: { "Content-Type": "text/plain" }, body: "123" });
+    expect(short.status).toBe(403);
+    expect(typeof (await short.json()).detail).toBe("string");
+    const long = await fetch(ticket.upload_url, { method: "PUT", headers: { "Content-Type": "text/plain" }, body: "1234567" });
+    expect(long.status).toBe(413);
+    expect(typeof (await long.json()).detail).toBe("string");
+  });
+
+  test("paths outside uploads/<user>/<name>.<ext>: 404, never a file read", async () => {
+    for (const path of ["/files/../jwt-secret", "/files/uploads/1/..%2F..%2Fjwt-secret", "/files/upload-signing-key", "/files/uploads/1/short.txt", "/files/uploads/x/aaaaaaaaaaaaaaaaaaaa.txt"]) {
+      const r = await fetch(`${server.url}${path}`);
+      expect(r.status).toBe(404);
+    }
+  });
+
+  test("other methods: 405 with Allow", async () => {
+    const ticket = await requestUpload(http, alice, "text/plain", bytesOf("x"));
+    const r = await fetch(ticket.file_url, { method: "DELETE" });
+    expect(r.status).toBe(405);
+    expect(r.headers.get("allow")).toBe("GET, HEAD, PUT");
+  });
+});
+
+describe("local GET", () => {
+  test("serves the stored type with nosniff; a missing file is 404 {detail}", async () => {
+    const bytes = bytesOf("just text");
+    const ticket = await requestUpload(http, alice, "text/plain", bytes);
+    expect((await fetch(ticket.file_url)).status).toBe(404);
+    expect((await putBytes(ticket, bytes)).status).toBe(200);
+    const got = await fetch(ticket.file_url);
+    expect(got.status).toBe(200);
+    expect(got.headers.get("content-type")).toStartWith("text/plain");
+    expect(got.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(await got.text()).toBe("just text");
+    const head = await fetch(ticket.file_url, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String(bytes.byteLength));
+  });
+});
