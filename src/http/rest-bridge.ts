@@ -166,6 +166,8 @@ export function restError(err: unknown): Response {
     if (cause instanceof ZodError) return errorResponse(422, formatZodError(cause));
     if (cause instanceof AppError && cause.retryAfter !== undefined)
       return errorResponse(cause.status, cause.message, { "retry-after": String(cause.retryAfter) });
+    // Statuses tRPC has no code for (410 Gone) come from the AppError itself.
+    if (cause instanceof AppError) return errorResponse(cause.status, cause.message);
     return errorResponse(statusForTrpcCode(err.code), err.message);
   }
   if (err instanceof AppError) return errorResponse(err.status, err.message);
