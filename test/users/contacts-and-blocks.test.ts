@@ -15,7 +15,7 @@ beforeAll(async () => {
   alice = await createUser(server, { name: "Alice Contacts" });
   bob = await createUser(server, { name: "bob Contacts" });
   carol = await createUser(server, { name: "Carol Contacts" });
-});
+}, 180_000);
 afterAll(() => server.stop());
 
 const ids = (body: { id: number }[]) => body.map((u) => u.id);

@@ -12,7 +12,7 @@ beforeAll(async () => {
   server = await startTestServer();
   http = client(server.url);
   [alice, bob] = [await createUser(server), await createUser(server)];
-});
+}, 180_000);
 afterAll(() => server.stop());
 
 const USER_READ_KEYS = ["id", "name", "username", "email", "avatar_url", "bio", "email_verified", "allow_private_messages", "twofa_enabled", "created_at", "updated_at"];

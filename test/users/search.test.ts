@@ -13,7 +13,7 @@ beforeAll(async () => {
   server = await startTestServer();
   http = client(server.url);
   caller = await createUser(server);
-});
+}, 180_000);
 afterAll(() => server.stop());
 
 const tag = () => Math.random().toString(36).slice(2, 8).replace(/\d/g, "q");
