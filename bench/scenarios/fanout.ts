@@ -1,7 +1,280 @@
-import type { BenchContext } from "./context";
-export async function runFanout(ctx: BenchContext): Promise<void> {
-  ctx.skipped.push({ scenario: "4 fan-out", reason: "not implemented yet" });
+/**
+ * Scenario 4: one sender into chats of 10, 1,000 and 10,000 online members (real WebSocket clients
+ * in the benchmark process), against raw `server.publish` of the same bytes to the same number of
+ * sockets (bench/peers/hello.ts) and a Socket.IO 4 server under Node (websocket transport).
+ * Scenario 5: the same with receivers on a second instance (B) and the sender on A.
+ *
+ * Each message is sent once the previous one is fully delivered (or 5 s passed), so "fully
+ * delivered" is the time from the send to the last member's frame; deliveries/s is members
+ * reached per second of that time. The first 50 sockets are probes and time every frame.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Figure } from "../lib/report";
+import { freePort, spawnChild, startParley, ROOT, type Child } from "../lib/services";
+import { closeAll, openMany, openSocketIo, openWs, type OnFrame, type Receiver } from "../lib/sockets";
+import { latency, spread, type Latency } from "../lib/stats";
+import { bearer, ratioFigure, type BenchContext } from "./context";
+
+const PROBES = 50;
+const DELIVERY_TIMEOUT_MS = 5000;
+
+interface FanoutResult {
+  deliveriesPerSecond: number;
+  min: number;
+  max: number;
+  full: Latency;
+  probe: Latency;
+  lost: number;
+  sample?: string;
 }
+
+type Send = (k: number, mark: string) => Promise<void>;
+
+let runCounter = 0;
+
+/** Connects `n` receivers with `open`, then runs warm-up + rounds of `perRound` messages. */
+async function fanout(
+  n: number,
+  perRound: number,
+  rounds: number,
+  open: (i: number, onFrame: OnFrame) => Promise<Receiver>,
+  send: Send,
+  log: (m: string) => void,
+): Promise<FanoutResult | { error: string }> {
+  const runId = `${Date.now().toString(36)}${runCounter++}`;
+  const mark = `fanmark-${runId}-`;
+  const total = perRound * (rounds + 1);
+  const sentAt = new Float64Array(total);
+  const lastAt = new Float64Array(total);
+  const count = new Int32Array(total);
+  const probeLat: number[] = [];
+  const waiters = new Map<number, () => void>();
+  let sample: string | undefined;
+  const onFrameFor =
+    (i: number): OnFrame =>
+    (text) => {
+      const j = text.indexOf(mark);
+      if (j < 0) return;
+      const k = parseInt(text.slice(j + mark.length, j + mark.length + 8), 10);
+      if (!(k >= 0 && k < total)) return;
+      const now = performance.now();
+      sample ??= text;
+      count[k] = (count[k] ?? 0) + 1;
+      lastAt[k] = now;
+      if (i < PROBES) probeLat.push(now - (sentAt[k] ?? now));
+      if (count[k] === n) waiters.get(k)?.();
+    };
+  const opened = await openMany(n, 200, (i) => open(i, onFrameFor(i)));
+  if (opened.failed > 0) {
+    closeAll(opened.receivers);
+    return { error: `${opened.failed} of ${n} sockets failed to connect: ${opened.firstError ?? ""}` };
+  }
+  log(`    ${n} sockets connected in ${opened.seconds.toFixed(1)} s`);
+  const rates: number[] = [];
+  const fulls: number[] = [];
+  let lost = 0;
+  try {
+    for (let r = 0; r <= rounds; r++) {
+      let reached = 0;
+      let time = 0;
+      if (r === 1) probeLat.length = 0;
+      for (let m = 0; m < perRound; m++) {
+        const k = r * perRound + m;
+        const done = new Promise<void>((resolve) => {
+          waiters.set(k, resolve);
+          setTimeout(resolve, DELIVERY_TIMEOUT_MS);
+        });
+        sentAt[k] = performance.now();
+        await send(k, `${mark}${k}`);
+        await done;
+        waiters.delete(k);
+        const got = count[k] ?? 0;
+        const took = (got > 0 ? (lastAt[k] ?? 0) : performance.now()) - (sentAt[k] ?? 0);
+        if (r > 0) {
+          reached += got;
+          time += took;
+          lost += n - got;
+          fulls.push(got === n ? took : DELIVERY_TIMEOUT_MS);
+        }
+      }
+      if (r > 0) rates.push(time > 0 ? reached / (time / 1000) : 0);
+    }
+  } finally {
+    closeAll(opened.receivers);
+  }
+  const s = spread(rates);
+  return { deliveriesPerSecond: s.median, min: s.min, max: s.max, full: latency(fulls), probe: latency(probeLat), lost, sample };
+}
+
+async function startSocketIoPeer(): Promise<Child> {
+  const dir = mkdtempSync(join(tmpdir(), "parley-sio-"));
+  const out = join(dir, "socketio.mjs");
+  const built = Bun.spawnSync(["bun", "build", "bench/peers/socketio.ts", "--target=node", `--outfile=${out}`], { cwd: ROOT });
+  if (built.exitCode !== 0) throw new Error(`could not bundle the Socket.IO peer: ${built.stderr.toString().slice(0, 500)}`);
+  const port = freePort();
+  const child = await spawnChild(["node", out, String(port)], {}, port, "/");
+  return { ...child, stop: async () => { await child.stop(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+const wsUrl = (httpUrl: string) => httpUrl.replace(/^http/, "ws");
+
+function parleySender(ctx: BenchContext, chatId: number, senderId: number): Send {
+  const headers = { ...bearer(ctx.seeded.token(senderId)), "content-type": "application/json" };
+  return async (_k, text) => {
+    const res = await fetch(`${ctx.parley.url}/api/v1/messages`, { method: "POST", headers, body: JSON.stringify({ chat_id: chatId, type: "text", text }) });
+    await res.arrayBuffer();
+    if (res.status !== 201) throw new Error(`send answered ${res.status}`);
+  };
+}
+
+/** Chats of the dataset: one of ~10 members, one of 1,000 and (full run) one of 10,000, all owned by user 1. */
+function fanoutChats(ctx: BenchContext): { chatId: number; members: number[]; perRound: number }[] {
+  const ten = Array.from({ length: ctx.seeded.size.user1Chats }, (_, i) => i + 1).find((c) => c > 56 && ctx.seeded.members(c).length === 10) ?? 63;
+  const out = [
+    { chatId: ten, members: ctx.seeded.members(ten), perRound: ctx.quick ? 20 : 100 },
+    { chatId: 2, members: ctx.seeded.members(2), perRound: ctx.quick ? 5 : 30 },
+  ];
+  if (!ctx.quick) out.push({ chatId: 1, members: ctx.seeded.members(1), perRound: 10 });
+  return out;
+}
+
+async function wsAvailable(ctx: BenchContext): Promise<boolean> {
+  const res = await fetch(`${ctx.parley.url}/ws?token=${ctx.seeded.token(1)}`);
+  await res.arrayBuffer();
+  return res.status !== 404;
+}
+
+export async function runFanout(ctx: BenchContext): Promise<void> {
+  const parleyOk = await wsAvailable(ctx);
+  if (!parleyOk) ctx.skipped.push({ scenario: "4 fan-out: Parley", reason: "endpoint missing (/ws answers 404)" });
+  const sio = await startSocketIoPeer();
+  const rounds = ctx.timing.rounds;
+  try {
+    for (const chat of fanoutChats(ctx)) {
+      const receivers = chat.members.filter((u) => u !== 1);
+      const n = receivers.length;
+      const results: Record<string, FanoutResult | { error: string }> = {};
+      let bytes = `{"type":"message_created","seq":0,"data":{"message":{"id":0,"chat_id":${chat.chatId},"sender_id":1,"reply_to_message_id":null,"forwarded_from_message_id":null,"type":"text","text":"MARK","delivery_status":"sent","attachment_waveform":null,"created_at":"2026-01-01T00:00:00.000Z","updated_at":"2026-01-01T00:00:00.000Z"}}}`;
+      if (parleyOk) {
+        ctx.log(`  fan-out: Parley, ${n} members`);
+        const r = await fanout(
+          n,
+          chat.perRound,
+          rounds,
+          (i, onFrame) => openWs(`${wsUrl(ctx.parley.url)}/ws?token=${ctx.seeded.token(receivers[i] ?? 1)}`, onFrame, true),
+          parleySender(ctx, chat.chatId, 1),
+          ctx.log,
+        );
+        results.parley = r;
+        if ("sample" in r && r.sample) bytes = r.sample.replace(/fanmark-[a-z0-9]+-\d+/, "MARK");
+      }
+      ctx.log(`  fan-out: raw Bun publish, ${n} sockets`);
+      const topic = `fan${chat.chatId}`;
+      results.raw = await fanout(
+        n,
+        chat.perRound,
+        rounds,
+        (_i, onFrame) => openWs(`${wsUrl(ctx.hello.url)}/ws?topic=${topic}`, onFrame, false),
+        async (_k, text) => {
+          const res = await fetch(`${ctx.hello.url}/publish?topic=${topic}`, { method: "POST", body: bytes.replace("MARK", text) });
+          await res.arrayBuffer();
+        },
+        ctx.log,
+      );
+      ctx.log(`  fan-out: Socket.IO 4, ${n} sockets`);
+      results.socketio = await fanout(
+        n,
+        chat.perRound,
+        rounds,
+        (_i, onFrame) => openSocketIo(sio.url, topic, onFrame),
+        async (_k, text) => {
+          const res = await fetch(`${sio.url}/publish?room=${topic}`, { method: "POST", body: bytes.replace("MARK", text) });
+          await res.arrayBuffer();
+        },
+        ctx.log,
+      );
+      pushFanoutFigures(ctx, n, results);
+    }
+  } finally {
+    await sio.stop();
+  }
+}
+
+function pushFanoutFigures(ctx: BenchContext, n: number, results: Record<string, FanoutResult | { error: string }>): void {
+  const ok = (r: FanoutResult | { error: string } | undefined): r is FanoutResult => r !== undefined && !("error" in r);
+  for (const [name, r] of Object.entries(results)) if (r && "error" in r) ctx.skipped.push({ scenario: `4 fan-out ${name}, ${n} members`, reason: r.error });
+  const raw = results.raw;
+  const sio = results.socketio;
+  const parley = results.parley;
+  const base = (label: string, r: FanoutResult): Figure => ({
+    scenario: "4 fan-out",
+    name: `${label}, ${n.toLocaleString("en-US")} receivers: deliveries/s`,
+    unit: "deliveries/s",
+    value: r.deliveriesPerSecond,
+    min: r.min,
+    max: r.max,
+    note: `fully delivered p99 ${r.full.p99.toFixed(1)} ms, probe p99 ${r.probe.p99.toFixed(1)} ms${r.lost ? `, ${r.lost} frames lost` : ""}`,
+  });
+  if (ok(raw)) ctx.figures.push(base("raw Bun server.publish", raw));
+  if (ok(sio)) ctx.figures.push(ok(raw) ? ratioFigure({ ...base("Socket.IO 4 (node, websocket)", sio), floor: { name: "raw publish", value: raw.deliveriesPerSecond } }, null) : base("Socket.IO 4", sio));
+  if (ok(parley)) {
+    if (ok(raw)) ctx.figures.push(ratioFigure({ ...base("Parley", parley), floor: { name: "raw publish", value: raw.deliveriesPerSecond }, target: "≥ 0.7× raw" }, 0.7));
+    if (ok(sio)) ctx.figures.push(ratioFigure({ ...base("Parley", parley), floor: { name: "Socket.IO 4", value: sio.deliveriesPerSecond }, target: "≥ 5× Socket.IO" }, 5));
+    if (n >= 5000)
+      ctx.figures.push({
+        scenario: "4 fan-out",
+        name: `Parley, ${n.toLocaleString("en-US")} members fully delivered: p99`,
+        unit: "ms",
+        value: parley.full.p99,
+        target: "≤ 50 ms",
+        holds: parley.full.p99 <= 50 && parley.lost === 0,
+        note: `p50 ${parley.full.p50.toFixed(1)} ms, n=${parley.full.n}`,
+      });
+  }
+}
+
+/** Scenario 5: receivers on instance B, sender on A; the p99 the hop adds. */
 export async function runCluster(ctx: BenchContext): Promise<void> {
-  ctx.skipped.push({ scenario: "5 two instances", reason: "not implemented yet" });
+  if (!(await wsAvailable(ctx))) {
+    ctx.skipped.push({ scenario: "5 two instances", reason: "endpoint missing (/ws answers 404)" });
+    return;
+  }
+  const b = await startParley();
+  try {
+    const chatId = 7;
+    const receivers = ctx.seeded.members(chatId).filter((u) => u !== 1);
+    const perRound = ctx.quick ? 20 : 60;
+    const on = async (label: string, url: string) => {
+      ctx.log(`  two instances: receivers on ${label}`);
+      return fanout(
+        receivers.length,
+        perRound,
+        ctx.timing.rounds,
+        (i, onFrame) => openWs(`${wsUrl(url)}/ws?token=${ctx.seeded.token(receivers[i] ?? 1)}`, onFrame, true),
+        parleySender(ctx, chatId, 1),
+        ctx.log,
+      );
+    };
+    const local = await on("A (same instance)", ctx.parley.url);
+    const remote = await on("B (over Redis)", b.url);
+    if ("error" in local || "error" in remote) {
+      ctx.skipped.push({ scenario: "5 two instances", reason: "error" in local ? local.error : "error" in remote ? remote.error : "" });
+      return;
+    }
+    const added = remote.probe.p99 - local.probe.p99;
+    ctx.figures.push({
+      scenario: "5 two instances",
+      name: `send on A, deliver on B (${receivers.length} members): added p99`,
+      unit: "ms",
+      value: added,
+      target: "≤ 2 ms",
+      holds: added <= 2 && remote.lost === 0,
+      floor: { name: "p99 with receivers on A", value: local.probe.p99 },
+      note: `p99 on B ${remote.probe.p99.toFixed(2)} ms vs on A ${local.probe.p99.toFixed(2)} ms; p50 ${remote.probe.p50.toFixed(2)} vs ${local.probe.p50.toFixed(2)} ms${remote.lost ? `; ${remote.lost} lost` : ""}`,
+    });
+  } finally {
+    await b.stop();
+  }
 }
