@@ -1,14 +1,55 @@
 /**
- * WebSocket gateway (CONTRACT §8). Placeholder until the realtime issue lands: the upgrade route
- * answers 404 and no socket is accepted.
+ * The WebSocket gateway of CONTRACT §8 on Bun.serve (uWebSockets inside). Invariants:
+ *
+ * - Order: durable events reach sockets only through the tailer (tailer.ts), which publishes each
+ *   batch synchronously in log order to Bun topics `user:<id>` and `chat:<id>`; a big chat costs
+ *   one publish per instance. Membership changes (a user-level `chat_updated` subscribes the user's
+ *   sockets to `chat:<id>`, a user-level `chat_deleted` unsubscribes them) are applied in the same
+ *   synchronous pass, before later events are published, so a removed member gets nothing more.
+ * - No gap, no duplicate on resume: a socket replays (since, tailer.cursor] from the database and
+ *   subscribes only when, checked synchronously after the replay, the cursor has not moved (else it
+ *   replays the new range and checks again). Fresh sockets get `ready` with the position to resume
+ *   from; resumed ones get it after their replay.
+ * - Backpressure: a socket over `backpressureLimit` is closed (closeOnBackpressureLimit), never
+ *   silently skipped; replays wait for `drain`. The client resumes with `since=`.
+ * - Ephemeral frames (typing, presence) are not logged: they go to local topics and, through the
+ *   broker channel `realtime:ephemeral`, to the same topics on the other instances.
+ * - A revoked session's sockets close (4001) on the `sessions:revoked` broker message, and a
+ *   periodic check of the session rows catches a lost message.
  */
-import type { Server, WebSocketHandler } from "bun";
+import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
+import { inArray, and, gt } from "drizzle-orm";
 import type { App } from "../app";
+import { authenticateAccessToken, bearerToken } from "../auth/authenticate";
+import { SESSIONS_REVOKED_CHANNEL } from "../auth/revocation";
+import { queryRows } from "../db/client";
+import { sessions } from "../db/schema";
+import { AppError } from "../errors";
+import { errorResponse } from "../http/respond";
+import { randomString } from "../lib/random";
+import { findMembership } from "../routers/chats/access";
+import { updateMessageStatus } from "../routers/messages/service";
+import { sql } from "drizzle-orm";
+import type { LoggedEvent } from "./event-types";
+import { encodeEphemeral, encodeEvent, errorFrame, parseClientFrame, type TClientFrame } from "./frames";
+import { isPersonal, personalize, personalizeFor, PERSONAL_FANOUT_LIMIT, type PersonalData } from "./personalize";
+import { PresenceTracker } from "./presence";
+import { EVENT_RETENTION_DAYS, pruneEventLog, readVisible, resumeIsImpossible } from "./replay";
+import { Tailer } from "./tailer";
 
 export interface SocketData {
   userId: number;
   sessionId: string;
+  connId: string;
+  /** Resume position from `since=`, or null for a fresh connection. */
+  since: number | null;
+  /** Subscribed to its topics (after replay). */
+  live: boolean;
+  closed: boolean;
+  drainWaiters: (() => void)[];
 }
+
+type Ws = ServerWebSocket<SocketData>;
 
 export interface Gateway {
   /** Handles GET /ws: upgrades (answers undefined) or answers an HTTP error. */
@@ -18,10 +59,382 @@ export interface Gateway {
   start(server: Server<SocketData>): Promise<void>;
 }
 
-export function createGateway(_app: App): Gateway {
+export const EPHEMERAL_CHANNEL = "realtime:ephemeral";
+export const CLOSE_SESSION_REVOKED = 4001;
+export const CLOSE_BACKPRESSURE = 4008;
+const REPLAY_PAGE = 500;
+const TYPING_INTERVAL_SECONDS = 2;
+const SESSION_CHECK_MS = 5000;
+const PRUNE_INTERVAL_MS = 3600 * 1000;
+
+const userTopic = (userId: number) => `user:${userId}`;
+const chatTopic = (chatId: number) => `chat:${chatId}`;
+
+export function createGateway(app: App): Gateway {
+  let server: Server<SocketData> | null = null;
+  const open = new Set<Ws>();
+  const openByUser = new Map<number, Set<Ws>>();
+  const liveByUser = new Map<number, Set<Ws>>();
+  /** Chats whose topic the user's live sockets on this instance subscribe to. */
+  const userChats = new Map<number, Set<number>>();
+  /** Users with live sockets here subscribed to the chat's topic. */
+  const chatUsers = new Map<number, Set<number>>();
+  const bySession = new Map<string, Set<Ws>>();
+  const pendingWork = new Set<Promise<unknown>>();
+  const timers: ReturnType<typeof setInterval>[] = [];
+  const unsubscribers: (() => Promise<void>)[] = [];
+  let stopped = false;
+
+  const track = (p: Promise<unknown>) => {
+    const q = p.catch((err: unknown) => {
+      if (!stopped) app.log.warn("realtime task failed", { error: String(err) });
+    });
+    pendingWork.add(q);
+    void q.finally(() => pendingWork.delete(q));
+  };
+
+  const publish = (topic: string, frame: string) => {
+    server?.publish(topic, frame);
+  };
+
+  /** An ephemeral frame to topics on every instance; `except` (the sender) is skipped locally. */
+  function publishEphemeral(topics: string[], frame: string, except?: Ws) {
+    for (const topic of topics) {
+      if (except) except.publish(topic, frame);
+      else publish(topic, frame);
+    }
+    track(app.broker.publish(EPHEMERAL_CHANNEL, JSON.stringify({ origin: app.instanceId, topics, frame })));
+  }
+
+  const presence = new PresenceTracker(app, (userIds, data) => {
+    publishEphemeral(userIds.map(userTopic), encodeEphemeral("presence", data));
+  });
+
+  function addToSet<K, V>(map: Map<K, Set<V>>, key: K, value: V) {
+    let set = map.get(key);
+    if (!set) map.set(key, (set = new Set()));
+    set.add(value);
+  }
+  function removeFromSet<K, V>(map: Map<K, Set<V>>, key: K, value: V) {
+    const set = map.get(key);
+    if (!set) return;
+    set.delete(value);
+    if (set.size === 0) map.delete(key);
+  }
+
+  function joinChat(userId: number, chatId: number) {
+    const sockets = liveByUser.get(userId);
+    if (!sockets) return;
+    if (userChats.get(userId)?.has(chatId)) return;
+    addToSet(userChats, userId, chatId);
+    addToSet(chatUsers, chatId, userId);
+    for (const ws of sockets) ws.subscribe(chatTopic(chatId));
+  }
+
+  function leaveChat(userId: number, chatId: number) {
+    if (!userChats.get(userId)?.has(chatId)) return;
+    removeFromSet(userChats, userId, chatId);
+    removeFromSet(chatUsers, chatId, userId);
+    for (const ws of liveByUser.get(userId) ?? []) ws.unsubscribe(chatTopic(chatId));
+  }
+
+  const chatIdIn = (data: Record<string, unknown>): number | null => {
+    if (typeof data.chat_id === "number") return data.chat_id;
+    const chat = data.chat;
+    if (chat && typeof chat === "object" && "id" in chat && typeof chat.id === "number") return chat.id;
+    return null;
+  };
+
+  /** Receivers of a personal frame on this instance, or null when one shared publish is used. */
+  function personalReceivers(e: LoggedEvent): number[] | null {
+    if (!isPersonal(e)) return null;
+    if (e.chatId !== null) {
+      const local = chatUsers.get(e.chatId);
+      if (!local || local.size === 0 || local.size > PERSONAL_FANOUT_LIMIT) return null;
+      return [...local];
+    }
+    return e.userId !== null && liveByUser.has(e.userId) ? [e.userId] : null;
+  }
+
+  const tailer = new Tailer<PersonalData>(app, {
+    async prepare(events) {
+      const wanted: { event: LoggedEvent; userIds: number[] }[] = [];
+      for (const event of events) {
+        const userIds = personalReceivers(event);
+        if (userIds) wanted.push({ event, userIds });
+      }
+      if (wanted.length === 0) return new Map();
+      try {
+        return await personalize(app, wanted);
+      } catch (err) {
+        // Receivers then get the shared frame; absolute counters heal on the next event.
+        app.log.warn("personal event data failed", { error: String(err) });
+        return new Map();
+      }
+    },
+    deliver(events, personal) {
+      for (const e of events) {
+        if (e.chatId !== null) {
+          const local = chatUsers.get(e.chatId);
+          if (isPersonal(e) && local && local.size > 0 && local.size <= PERSONAL_FANOUT_LIMIT) {
+            const perUser = personal.get(e.seq);
+            for (const u of local) publish(userTopic(u), encodeEvent(e, perUser?.get(u) ?? e.data));
+          } else {
+            publish(chatTopic(e.chatId), encodeEvent(e));
+          }
+          if (e.type === "chat_deleted") for (const u of [...(local ?? [])]) leaveChat(u, e.chatId);
+        } else if (e.userId !== null && liveByUser.has(e.userId)) {
+          publish(userTopic(e.userId), encodeEvent(e, personal.get(e.seq)?.get(e.userId) ?? e.data));
+          const chatId = chatIdIn(e.data);
+          if (chatId !== null && e.type === "chat_updated") joinChat(e.userId, chatId);
+          if (chatId !== null && e.type === "chat_deleted") leaveChat(e.userId, chatId);
+        }
+      }
+    },
+  });
+
+  function send(ws: Ws, frame: string): void {
+    if (ws.data.closed) return;
+    if (ws.send(frame) === 0) ws.close(CLOSE_BACKPRESSURE, "Too slow: resume with since=");
+  }
+
+  /** Sends a replay frame, waiting for drain under backpressure; false when the socket is gone. */
+  async function sendReplay(ws: Ws, frame: string): Promise<boolean> {
+    if (ws.data.closed) return false;
+    const result = ws.send(frame);
+    if (result === 0) {
+      ws.close(CLOSE_BACKPRESSURE, "Too slow: resume with since=");
+      return false;
+    }
+    if (result === -1) await new Promise<void>((resolve) => ws.data.drainWaiters.push(resolve));
+    return !ws.data.closed;
+  }
+
+  async function memberChatIds(userId: number): Promise<number[]> {
+    const rows = await queryRows<{ chat_id: number }>(app.db, sql`select chat_id from chat_members where user_id = ${userId}`);
+    return rows.map((r) => Number(r.chat_id));
+  }
+
+  function activate(ws: Ws, chats: number[]) {
+    const { userId } = ws.data;
+    ws.data.live = true;
+    ws.subscribe(userTopic(userId));
+    addToSet(liveByUser, userId, ws);
+    for (const c of userChats.get(userId) ?? []) ws.subscribe(chatTopic(c));
+    for (const c of chats) joinChat(userId, c);
+  }
+
+  /** Replays what the socket missed, then subscribes it with no gap and no duplicate. */
+  async function goLive(ws: Ws): Promise<void> {
+    const { userId } = ws.data;
+    let from = ws.data.since;
+    if (from !== null && (await resumeIsImpossible(app.db, from))) {
+      send(ws, encodeEphemeral("resync_required", { seq: tailer.cursor, detail: "Events since this position are no longer kept: reload your state" }));
+      from = null;
+    }
+    for (;;) {
+      if (ws.data.closed || stopped) return;
+      const target = tailer.cursor;
+      const start = from ?? target;
+      const chats = await memberChatIds(userId);
+      let at = start;
+      while (at < target) {
+        const page = await readVisible(app.db, userId, at, target, REPLAY_PAGE);
+        const personal = page.length ? await personalizeFor(app, userId, page) : new Map();
+        for (const e of page) if (!(await sendReplay(ws, encodeEvent(e, personal.get(e.seq) ?? e.data)))) return;
+        const last = page[page.length - 1];
+        at = page.length < REPLAY_PAGE || !last ? target : last.seq;
+      }
+      if (ws.data.closed || stopped) return;
+      // No await between this check and the subscription: the tailer cannot publish in between.
+      if (tailer.cursor === target) {
+        activate(ws, chats);
+        send(ws, encodeEphemeral("ready", { seq: target }));
+        return;
+      }
+      from = target;
+    }
+  }
+
+  async function onClientFrame(ws: Ws, frame: TClientFrame): Promise<void> {
+    const { userId } = ws.data;
+    switch (frame.type) {
+      case "ping":
+        send(ws, encodeEphemeral("pong"));
+        return;
+      case "typing": {
+        const member = userChats.get(userId)?.has(frame.chat_id) || (await findMembership(app.db, frame.chat_id, userId)) !== undefined;
+        if (!member) {
+          send(ws, errorFrame("Chat not found"));
+          return;
+        }
+        const fresh = await app.broker.setIfAbsent(`typing:${userId}:${frame.chat_id}`, "1", TYPING_INTERVAL_SECONDS);
+        if (!fresh || ws.data.closed) return;
+        publishEphemeral([chatTopic(frame.chat_id)], encodeEphemeral("typing", { chat_id: frame.chat_id, user_id: userId }), ws);
+        return;
+      }
+      case "message_delivered":
+      case "message_read":
+        await updateMessageStatus(app, userId, { chat_id: frame.chat_id, message_id: frame.message_id, status: frame.type });
+        return;
+    }
+  }
+
+  function closeSessions(ids: Iterable<string>) {
+    for (const id of ids) for (const ws of [...(bySession.get(id) ?? [])]) ws.close(CLOSE_SESSION_REVOKED, "Session revoked");
+  }
+
+  async function checkSessions(): Promise<void> {
+    const ids = [...bySession.keys()];
+    if (ids.length === 0) return;
+    const alive = new Set<string>();
+    for (let i = 0; i < ids.length; i += 1000) {
+      const chunk = ids.slice(i, i + 1000);
+      const rows = await app.db
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(and(inArray(sessions.id, chunk), gt(sessions.expiresAt, new Date())));
+      for (const r of rows) alive.add(r.id);
+    }
+    closeSessions(ids.filter((id) => !alive.has(id)));
+  }
+
+  const member = (ws: Ws) => `${app.instanceId}:${ws.data.connId}`;
+
+  const websocket: WebSocketHandler<SocketData> = {
+    maxPayloadLength: 64 * 1024,
+    idleTimeout: 60,
+    sendPings: true,
+    backpressureLimit: 4 * 1024 * 1024,
+    closeOnBackpressureLimit: true,
+    perMessageDeflate: false,
+    open(ws) {
+      if (stopped) {
+        ws.close(1001, "Server stopping");
+        return;
+      }
+      open.add(ws);
+      addToSet(openByUser, ws.data.userId, ws);
+      addToSet(bySession, ws.data.sessionId, ws);
+      track(presence.connected(ws.data.userId, member(ws)));
+      track(goLive(ws));
+    },
+    message(ws, raw) {
+      const parsed = parseClientFrame(raw);
+      if ("error" in parsed) {
+        send(ws, errorFrame(parsed.error));
+        return;
+      }
+      track(
+        onClientFrame(ws, parsed.frame).catch((err: unknown) => {
+          if (err instanceof AppError) send(ws, errorFrame(err.message));
+          else {
+            app.log.error("client frame failed", { user_id: ws.data.userId, type: parsed.frame.type, error: String(err) });
+            send(ws, errorFrame("Internal server error"));
+          }
+        }),
+      );
+    },
+    drain(ws) {
+      const waiters = ws.data.drainWaiters;
+      ws.data.drainWaiters = [];
+      for (const w of waiters) w();
+    },
+    close(ws) {
+      const { userId } = ws.data;
+      ws.data.closed = true;
+      for (const w of ws.data.drainWaiters) w();
+      ws.data.drainWaiters = [];
+      open.delete(ws);
+      removeFromSet(openByUser, userId, ws);
+      removeFromSet(bySession, ws.data.sessionId, ws);
+      if (ws.data.live) {
+        removeFromSet(liveByUser, userId, ws);
+        if (!liveByUser.has(userId)) {
+          for (const c of userChats.get(userId) ?? []) removeFromSet(chatUsers, c, userId);
+          userChats.delete(userId);
+        }
+      }
+      track(presence.disconnected(userId, member(ws), !openByUser.has(userId)));
+    },
+  };
+
+  const allowedOrigins = app.config.WS_ALLOWED_ORIGINS?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+
   return {
-    upgrade: async () => new Response(JSON.stringify({ detail: "Not found" }), { status: 404, headers: { "content-type": "application/json" } }),
-    websocket: { message() {} },
-    start: async () => {},
+    websocket,
+    async upgrade(req, url, srv) {
+      if (req.method !== "GET") return errorResponse(405, "Method not allowed");
+      const origin = req.headers.get("origin");
+      if (allowedOrigins && allowedOrigins.length > 0 && origin && !allowedOrigins.includes(origin)) return errorResponse(403, "Origin not allowed");
+      const token = url.searchParams.get("token") ?? bearerToken(req.headers.get("authorization"));
+      if (!token) return errorResponse(401, "Not authenticated");
+      const sinceRaw = url.searchParams.get("since");
+      if (sinceRaw !== null && !/^\d{1,15}$/.test(sinceRaw)) return errorResponse(422, "since: must be a non-negative integer");
+      const user = await authenticateAccessToken(app, token);
+      if (!user) return errorResponse(401, "Invalid or expired token");
+      const data: SocketData = {
+        userId: user.id,
+        sessionId: user.sessionId,
+        connId: randomString(12),
+        since: sinceRaw === null ? null : Number(sinceRaw),
+        live: false,
+        closed: false,
+        drainWaiters: [],
+      };
+      if (srv.upgrade(req, { data })) return undefined;
+      return errorResponse(400, "Expected a WebSocket upgrade");
+    },
+    async start(srv) {
+      server = srv;
+      await tailer.start();
+      unsubscribers.push(
+        await app.broker.subscribe(EPHEMERAL_CHANNEL, (message) => {
+          try {
+            const m = JSON.parse(message) as { origin?: string; topics?: unknown; frame?: unknown };
+            if (m.origin === app.instanceId || !Array.isArray(m.topics) || typeof m.frame !== "string") return;
+            for (const t of m.topics) if (typeof t === "string") publish(t, m.frame);
+          } catch {
+            app.log.warn("malformed ephemeral realtime message");
+          }
+        }),
+      );
+      unsubscribers.push(
+        await app.broker.subscribe(SESSIONS_REVOKED_CHANNEL, (message) => {
+          try {
+            const m = JSON.parse(message) as { session_ids?: unknown };
+            if (Array.isArray(m.session_ids)) closeSessions(m.session_ids.filter((s): s is string => typeof s === "string"));
+          } catch {
+            app.log.warn("malformed sessions:revoked message");
+          }
+        }),
+      );
+      const heartbeatSeconds = Math.max(1, Math.floor(app.config.PRESENCE_LEASE_SECONDS / 3));
+      timers.push(
+        setInterval(() => {
+          track(presence.refresh([...open].map((ws) => ({ userId: ws.data.userId, member: member(ws) }))));
+          track(presence.sweep(heartbeatSeconds));
+        }, heartbeatSeconds * 1000),
+      );
+      timers.push(setInterval(() => track(checkSessions()), SESSION_CHECK_MS));
+      const prune = async () => {
+        if (!(await app.broker.setIfAbsent("event-log:prune", app.instanceId, PRUNE_INTERVAL_MS / 1000 - 60))) return;
+        const through = await pruneEventLog(app.db, new Date(Date.now() - EVENT_RETENTION_DAYS * 24 * 3600 * 1000));
+        if (through > 0) app.log.info("event log pruned", { through });
+      };
+      timers.push(setInterval(() => track(prune()), PRUNE_INTERVAL_MS));
+      track(prune());
+      app.onClose(async () => {
+        stopped = true;
+        for (const t of timers) clearInterval(t);
+        presence.stop();
+        await tailer.stop();
+        for (const u of unsubscribers) await u().catch(() => {});
+        for (const ws of [...open]) ws.close(1001, "Server stopping");
+        await Promise.all([...pendingWork]);
+      });
+    },
   };
 }

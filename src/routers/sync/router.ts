@@ -1,3 +1,18 @@
-import { router } from "../../trpc";
+import { authedProcedure, router } from "../../trpc";
+import { ZSyncQuery, ZSyncRead } from "./schemas";
+import { syncEvents } from "./service";
 
-export const syncRouter = router({});
+export const syncRouter = router({
+  get: authedProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/sync",
+        tags: ["sync"],
+        summary: "Durable events after `since` that the caller may see, in order (410 when older than retention)",
+      },
+    })
+    .input(ZSyncQuery)
+    .output(ZSyncRead)
+    .query(({ ctx, input }) => syncEvents(ctx.app, ctx.user.id, input)),
+});

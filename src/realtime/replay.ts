@@ -1,0 +1,126 @@
+/**
+ * Reading the event log: the tailer's "everything after my cursor", a user's visible events for
+ * resume (WebSocket `since=`) and GET /sync, the retention floor and pruning.
+ *
+ * Reading `seq > x` never skips a late commit: writers draw positions under one advisory lock held
+ * through their commit (event-log.ts), so when position N is visible every position below N is
+ * committed or rolled back. A single statement reads one snapshot, so its answer is a prefix of the
+ * log (within the range asked for).
+ *
+ * What a user may see: their own user events, plus chat events of chats they are a member of now,
+ * after the position at which that membership began (`chat_members.joined_seq`). A removed member
+ * therefore replays nothing more of that chat; their own `chat_deleted` user event tells them so.
+ */
+import { sql } from "drizzle-orm";
+import { queryRows, type DbOrTx } from "../db/client";
+import type { DurableEventType, EventData, LoggedEvent } from "./event-types";
+
+/** Events are kept at least this long (CONTRACT §8); older ones are pruned. */
+export const EVENT_RETENTION_DAYS = 7;
+
+interface EventRow {
+  seq: string | number;
+  chat_id: number | null;
+  user_id: number | null;
+  type: string;
+  data: EventData | string;
+  created_at: Date | string;
+}
+
+function toEvent(r: EventRow): LoggedEvent {
+  return {
+    seq: Number(r.seq),
+    chatId: r.chat_id === null ? null : Number(r.chat_id),
+    userId: r.user_id === null ? null : Number(r.user_id),
+    type: r.type as DurableEventType,
+    data: typeof r.data === "string" ? (JSON.parse(r.data) as EventData) : r.data,
+    createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+  };
+}
+
+/** Every event after `after`, in order (the tailer). */
+export async function readLog(db: DbOrTx, after: number, limit: number): Promise<LoggedEvent[]> {
+  const rows = await queryRows<EventRow>(
+    db,
+    sql`select * from (
+          (select seq, chat_id, null::int as user_id, type, data, created_at from chat_events where seq > ${after} order by seq limit ${limit})
+          union all
+          (select seq, null::int as chat_id, user_id, type, data, created_at from user_events where seq > ${after} order by seq limit ${limit})
+        ) e order by seq limit ${limit}`,
+  );
+  return rows.map(toEvent);
+}
+
+/** Events in (after, upto] that `userId` may see, in order; `upto` null reads to the end. */
+export async function readVisible(db: DbOrTx, userId: number, after: number, upto: number | null, limit: number): Promise<LoggedEvent[]> {
+  const top = upto ?? Number.MAX_SAFE_INTEGER;
+  const rows = await queryRows<EventRow>(
+    db,
+    sql`select * from (
+          (select ce.seq, ce.chat_id, null::int as user_id, ce.type, ce.data, ce.created_at
+             from chat_members m
+             join chat_events ce on ce.chat_id = m.chat_id and ce.seq > greatest(${after}::bigint, m.joined_seq) and ce.seq <= ${top}
+            where m.user_id = ${userId}
+            order by ce.seq limit ${limit})
+          union all
+          (select seq, null::int as chat_id, user_id, type, data, created_at from user_events
+            where user_id = ${userId} and seq > ${after} and seq <= ${top}
+            order by seq limit ${limit})
+        ) e order by seq limit ${limit}`,
+  );
+  return rows.map(toEvent);
+}
+
+/** Highest committed position (every position up to it is committed or rolled back). */
+export async function committedHead(db: DbOrTx): Promise<number> {
+  const rows = await queryRows<{ head: string | number | null }>(
+    db,
+    sql`select greatest(
+          (select max(seq) from chat_events),
+          (select max(seq) from user_events),
+          (select max(pruned_through) from event_log_state),
+          0) as head`,
+  );
+  return Number(rows[0]?.head ?? 0);
+}
+
+/** Highest position retention has deleted: a `since` below it may have lost events. */
+export async function prunedThrough(db: DbOrTx): Promise<number> {
+  const rows = await queryRows<{ p: string | number | null }>(db, sql`select max(pruned_through) as p from event_log_state`);
+  return Number(rows[0]?.p ?? 0);
+}
+
+/**
+ * True when a client at `since` cannot resume: events after it were pruned (since < floor), or it
+ * claims a position the log never reached (another database, a reset).
+ */
+export async function resumeIsImpossible(db: DbOrTx, since: number): Promise<boolean> {
+  const floor = await prunedThrough(db);
+  if (since < floor) return true;
+  if (since === 0) return false;
+  return since > (await committedHead(db));
+}
+
+/**
+ * Deletes events created before `before` and raises the floor to the highest deleted position, in
+ * one transaction. Readers check the floor after reading too, so a prune racing a resume is caught.
+ */
+export async function pruneEventLog(db: DbOrTx, before: Date): Promise<number> {
+  return db.transaction(async (tx) => {
+    const rows = await queryRows<{ p: string | number | null }>(
+      tx,
+      sql`select greatest(
+            (select max(seq) from chat_events where created_at < ${before.toISOString()}::timestamptz),
+            (select max(seq) from user_events where created_at < ${before.toISOString()}::timestamptz)) as p`,
+    );
+    const through = rows[0]?.p === null || rows[0]?.p === undefined ? 0 : Number(rows[0].p);
+    if (through === 0) return 0;
+    await tx.execute(sql`delete from chat_events where seq <= ${through}`);
+    await tx.execute(sql`delete from user_events where seq <= ${through}`);
+    await tx.execute(
+      sql`insert into event_log_state (id, pruned_through) values (1, ${through})
+          on conflict (id) do update set pruned_through = greatest(event_log_state.pruned_through, excluded.pruned_through)`,
+    );
+    return through;
+  });
+}

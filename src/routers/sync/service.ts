@@ -1,0 +1,31 @@
+/**
+ * GET /sync: the durable events after `since` that the caller may see, the same frames a resumed
+ * WebSocket replays (CONTRACT §8). Reading `seq > since` directly is gap-free because positions
+ * commit in order (src/realtime/event-log.ts).
+ */
+import type { App } from "../../app";
+import { AppError } from "../../errors";
+import { wireEvent } from "../../realtime/frames";
+import { personalizeFor } from "../../realtime/personalize";
+import { committedHead, prunedThrough, readVisible, resumeIsImpossible } from "../../realtime/replay";
+import type { TSyncQuery, TSyncRead } from "./schemas";
+
+export const RESYNC_DETAIL = "Events since this position are no longer kept: reload your state";
+
+export async function syncEvents(app: App, userId: number, input: TSyncQuery): Promise<TSyncRead> {
+  if (await resumeIsImpossible(app.db, input.since)) throw new AppError("GONE", RESYNC_DETAIL);
+  // Every position up to `head` is committed now, so the read below sees all of them.
+  const head = await committedHead(app.db);
+  const rows = await readVisible(app.db, userId, input.since, null, input.limit + 1);
+  // A prune between the check and the read would have removed events silently: check again.
+  if (input.since < (await prunedThrough(app.db))) throw new AppError("GONE", RESYNC_DETAIL);
+  const hasMore = rows.length > input.limit;
+  const page = rows.slice(0, input.limit);
+  const personal = await personalizeFor(app, userId, page);
+  const last = page[page.length - 1];
+  return {
+    events: page.map((e) => wireEvent(e, personal.get(e.seq) ?? e.data)),
+    next_since: hasMore && last ? last.seq : Math.max(input.since, last?.seq ?? 0, head),
+    has_more: hasMore,
+  };
+}

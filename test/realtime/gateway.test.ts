@@ -1,0 +1,222 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { client } from "../helpers/http";
+import { startTestServer, type TestServer } from "../helpers/server";
+import { createUser, type TestUser } from "../helpers/users";
+import { WsClient } from "./ws-client";
+
+let server: TestServer;
+let http: ReturnType<typeof client>;
+let alice: TestUser;
+let bob: TestUser;
+let carol: TestUser;
+let stranger: TestUser;
+let group: number;
+
+async function createGroup(owner: TestUser, members: TestUser[], title = "Realtime group"): Promise<number> {
+  const r = await http.post("/chats", { token: owner.token, body: { type: "group", title, member_ids: members.map((m) => m.id) } });
+  if (r.status !== 201 && r.status !== 200) throw new Error(`create chat: ${r.status} ${r.text}`);
+  return r.body.id;
+}
+
+async function sendText(user: TestUser, chatId: number, text: string): Promise<number> {
+  const r = await http.post("/messages", { token: user.token, body: { chat_id: chatId, type: "text", text } });
+  if (r.status !== 201) throw new Error(`send: ${r.status} ${r.text}`);
+  return r.body.id;
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  http = client(server.url);
+  [alice, bob, carol, stranger] = await Promise.all([createUser(server), createUser(server), createUser(server), createUser(server)]);
+  group = await createGroup(alice, [bob, carol]);
+});
+
+afterAll(async () => {
+  await server.stop();
+});
+
+describe("upgrade", () => {
+  test("no token, a bad token or a malformed since answer before the upgrade", async () => {
+    const none = await fetch(`${server.url}/ws`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get("www-authenticate")).toBe("Bearer");
+    expect((await none.json()).detail).toBeString();
+    const bad = await fetch(`${server.url}/ws?token=not-a-jwt`);
+    expect(bad.status).toBe(401);
+    const since = await fetch(`${server.url}/ws?token=${alice.token}&since=abc`);
+    expect(since.status).toBe(422);
+    const refused = new WebSocket(`${server.url.replace("http", "ws")}/ws?token=nope`);
+    const outcome = await new Promise<string>((resolve) => {
+      refused.addEventListener("open", () => resolve("open"));
+      refused.addEventListener("error", () => resolve("error"));
+    });
+    expect(outcome).toBe("error");
+  });
+
+  test("a fresh connection gets ready with the current position", async () => {
+    const c = await WsClient.connect(server.url, alice.token);
+    const ready = await c.waitFor((f) => f.type === "ready");
+    expect(ready.data.seq).toBeNumber();
+    expect(ready.seq).toBeUndefined();
+    await c.close();
+  });
+});
+
+describe("client frames", () => {
+  test("ping is answered with pong; malformed frames get an error and the socket stays open", async () => {
+    const c = await WsClient.connect(server.url, alice.token);
+    c.send({ type: "ping" });
+    const pong = await c.next("pong");
+    expect(pong.seq).toBeUndefined();
+    for (const bad of ["{not json", JSON.stringify([1]), JSON.stringify({ type: "dance" }), JSON.stringify({ type: "typing" }), JSON.stringify({ type: "message_read", chat_id: group, message_id: "x" })]) {
+      const at = c.frames.length;
+      c.send(bad);
+      const err = await c.waitFor((f) => f.type === "error", 5000, at);
+      expect(err.data.detail).toBeString();
+    }
+    c.send({ type: "ping" });
+    await c.next("pong");
+    expect(c.ws.readyState).toBe(WebSocket.OPEN);
+    await c.close();
+  });
+
+  test("typing goes to the chat's other members only, at most once per 2 s per user and chat", async () => {
+    const a = await WsClient.connect(server.url, alice.token);
+    const b = await WsClient.connect(server.url, bob.token);
+    const s = await WsClient.connect(server.url, stranger.token);
+    const other = await createGroup(alice, [bob], "typing sentinel");
+    // The membership of the new chat reaches b's socket through the log; wait for it.
+    await b.waitFor((f) => f.type === "chat_updated" && f.data.chat?.id === other);
+    a.send({ type: "typing", chat_id: group });
+    a.send({ type: "typing", chat_id: group });
+    a.send({ type: "typing", chat_id: other });
+    const t = await b.waitFor((f) => f.type === "typing" && f.data.chat_id === other);
+    expect(t.data.user_id).toBe(alice.id);
+    expect(b.frames.filter((f) => f.type === "typing" && f.data.chat_id === group)).toHaveLength(1);
+    expect(a.frames.filter((f) => f.type === "typing")).toHaveLength(0);
+    s.send({ type: "typing", chat_id: group });
+    expect((await s.next("error")).data.detail).toBe("Chat not found");
+    expect(s.frames.filter((f) => f.type === "typing")).toHaveLength(0);
+    await Promise.all([a.close(), b.close(), s.close()]);
+  });
+
+  test("message_read over the socket moves the marks like POST /messages/status", async () => {
+    const chat = await createGroup(alice, [bob], "status chat");
+    const b = await WsClient.connect(server.url, bob.token);
+    const a = await WsClient.connect(server.url, alice.token);
+    const m1 = await sendText(alice, chat, "one");
+    const m2 = await sendText(alice, chat, "two");
+    const created = await b.waitFor((f) => f.type === "message_created" && f.data.message.id === m2);
+    expect(created.data.unread_count).toBeGreaterThanOrEqual(1);
+    b.send({ type: "message_read", chat_id: chat, message_id: m1 });
+    const read = await a.waitFor((f) => f.type === "message_read" && f.data.chat_id === chat);
+    expect(read.data).toMatchObject({ chat_id: chat, user_id: bob.id, message_id: m1 });
+    const own = await b.waitFor((f) => f.type === "message_read" && f.data.chat_id === chat);
+    expect(own.data.unread_count).toBe(1);
+    const rest = await http.post("/messages/status", { token: bob.token, body: { chat_id: chat, message_id: m2, status: "message_read" } });
+    expect(rest.status).toBe(200);
+    expect(rest.body).toEqual({ last_delivered_message_id: m2, last_read_message_id: m2 });
+    const own2 = await b.waitFor((f) => f.type === "message_read" && f.data.message_id === m2);
+    expect(own2.data.unread_count).toBe(0);
+    b.send({ type: "message_delivered", chat_id: chat, message_id: 999999999 });
+    expect((await b.next("error")).data.detail).toBeString();
+    await Promise.all([a.close(), b.close()]);
+  });
+});
+
+describe("events", () => {
+  test("message events reach members with their own absolute counters; strangers get nothing", async () => {
+    const a = await WsClient.connect(server.url, alice.token);
+    const b = await WsClient.connect(server.url, bob.token);
+    const s = await WsClient.connect(server.url, stranger.token);
+    const id = await sendText(alice, group, "hello @" + bob.username);
+    const fb = await b.waitFor((f) => f.type === "message_created" && f.data.message.id === id);
+    const fa = await a.waitFor((f) => f.type === "message_created" && f.data.message.id === id);
+    expect(fb.seq).toBe(fa.seq as number);
+    expect(fb.data.message).toMatchObject({ id, chat_id: group, sender_id: alice.id, text: "hello @" + bob.username });
+    expect(fb.data.unread_count).toBeGreaterThanOrEqual(1);
+    expect(fb.data.unread_mentions_count).toBeGreaterThanOrEqual(1);
+    expect(fa.data.unread_count).toBe(0);
+
+    expect((await http.put(`/messages/${id}`, { token: alice.token, body: { text: "edited" } })).status).toBe(200);
+    const upd = await b.waitFor((f) => f.type === "message_updated" && f.data.message.id === id);
+    expect(upd.data.message.text).toBe("edited");
+
+    expect((await http.post(`/messages/${id}/reactions/toggle`, { token: bob.token, body: { emoji: "👍" } })).status).toBe(200);
+    const rx = await a.waitFor((f) => f.type === "reactions_updated" && f.data.message_id === id);
+    expect(rx.data.chat_id).toBe(group);
+    expect(rx.data.reactions).toEqual([expect.objectContaining({ emoji: "👍", count: 1 })]);
+
+    const del = await http.delete(`/messages/${id}?for_all=true`, { token: alice.token });
+    expect(del.status).toBe(204);
+    const gone = await b.waitFor((f) => f.type === "message_deleted" && f.data.message_id === id);
+    expect(gone.data.chat_id).toBe(group);
+    expect(gone.data.unread_count).toBeNumber();
+
+    // Sequence numbers only increase on each connection.
+    const seqs = b.durable().map((f) => f.seq as number);
+    expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
+    // A private chat the stranger is not in: nothing of the group reached them.
+    expect(s.durable().filter((f) => f.data.chat_id === group || f.data.message?.chat_id === group)).toHaveLength(0);
+    await Promise.all([a.close(), b.close(), s.close()]);
+  });
+
+  test("chat_updated carries the receiver's own ChatRead", async () => {
+    const b = await WsClient.connect(server.url, bob.token);
+    const a = await WsClient.connect(server.url, alice.token);
+    expect((await http.patch(`/chats/${group}/title`, { token: alice.token, body: { title: "Renamed" } })).status).toBe(200);
+    const fb = await b.waitFor((f) => f.type === "chat_updated" && f.data.chat?.id === group && f.data.chat.title === "Renamed");
+    const fa = await a.waitFor((f) => f.type === "chat_updated" && f.data.chat?.id === group && f.data.chat.title === "Renamed");
+    expect(fb.data.chat.my_role).toBe("member");
+    expect(fa.data.chat.my_role).toBe("owner");
+    expect(fb.data.chat.unread_count).toBeNumber();
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test("a removed member hears chat_deleted and nothing more from that chat", async () => {
+    const chat = await createGroup(alice, [bob, carol], "removal");
+    const sentinel = await createGroup(alice, [carol], "sentinel");
+    const c = await WsClient.connect(server.url, carol.token);
+    const before = await sendText(alice, chat, "before removal");
+    await c.waitFor((f) => f.type === "message_created" && f.data.message.id === before);
+    expect((await http.delete(`/chats/${chat}/members/${carol.id}`, { token: alice.token })).status).toBe(204);
+    await c.waitFor((f) => f.type === "chat_deleted" && f.data.chat_id === chat);
+    const after = await sendText(alice, chat, "after removal");
+    expect((await http.post(`/messages/${before}/reactions/toggle`, { token: bob.token, body: { emoji: "🔥" } })).status).toBe(200);
+    const last = await sendText(alice, sentinel, "sentinel");
+    await c.waitFor((f) => f.type === "message_created" && f.data.message.id === last);
+    const ofChat = c.durable().filter((f) => f.data.chat_id === chat || f.data.message?.chat_id === chat || f.data.chat?.id === chat);
+    // Nothing of that chat after the chat_deleted that told carol she is out.
+    expect(ofChat[ofChat.length - 1]?.type).toBe("chat_deleted");
+    expect(c.durable().some((f) => f.data.message?.id === after)).toBe(false);
+    expect(c.durable().some((f) => f.type === "reactions_updated" && f.data.chat_id === chat)).toBe(false);
+    await c.close();
+  });
+
+  test("a member added later starts receiving that chat's events", async () => {
+    const chat = await createGroup(alice, [], "adding");
+    const c = await WsClient.connect(server.url, carol.token);
+    const r = await http.post(`/chats/${chat}/members`, { token: alice.token, body: { user_id: carol.id } });
+    expect(r.status).toBe(201);
+    await c.waitFor((f) => f.type === "chat_updated" && f.data.chat?.id === chat);
+    const id = await sendText(alice, chat, "welcome");
+    const got = await c.waitFor((f) => f.type === "message_created" && f.data.message.id === id);
+    expect(got.data.unread_count).toBe(1);
+    await c.close();
+  });
+
+  test("a revoked session's sockets close within a second", async () => {
+    const second = await http.post("/auth/login", { body: { email: bob.email, password: bob.password } });
+    expect(second.status).toBe(200);
+    const token2: string = second.body.access_token;
+    const c = await WsClient.connect(server.url, token2);
+    const sessions = await http.get("/auth/sessions", { token: token2 });
+    const jti = (sessions.body as { jti: string; current: boolean }[]).find((s) => s.current)?.jti;
+    expect(jti).toBeString();
+    const started = performance.now();
+    expect((await http.delete(`/auth/sessions/${jti}`, { token: bob.token })).status).toBe(204);
+    const closed = await c.closed;
+    expect(closed.code).toBe(4001);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
