@@ -132,7 +132,12 @@ export class LocalStorage implements Storage {
     const file = join(this.dataDir, "upload-signing-key");
     if (!existsSync(file)) {
       mkdirSync(this.dataDir, { recursive: true });
-      writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600 });
+      try {
+        // "wx": when two processes share a DATA_DIR, the first key written wins for both.
+        writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600, flag: "wx" });
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== "EEXIST") throw err;
+      }
     }
     this.key = Buffer.from(readFileSync(file, "utf8").trim(), "base64url");
     return this.key;

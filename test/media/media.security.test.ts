@@ -130,6 +130,21 @@ describe("attachments", () => {
   });
 });
 
+describe("attachments per message", () => {
+  test("an eleventh attachment on one message: 422", async () => {
+    const messageId = await insertMessage(server, { chatId, senderId: alice.id, type: "image" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const b = bytesOf(`image ${i}`);
+      const t = await upload(http, alice, "image/png", b);
+      const r = await http.post("/media/attachments", { token: alice.token, body: { message_id: messageId, file_url: t.file_url, file_type: "image/png", file_size: b.byteLength } });
+      statuses.push(r.status);
+    }
+    expect(statuses).toEqual([...Array(10).fill(200), 422]);
+    expect(await server.app.db.select().from(attachments).where(eq(attachments.messageId, messageId))).toHaveLength(10);
+  });
+});
+
 describe("chat attachments listing", () => {
   test("a stranger: 404 like an unknown chat", async () => {
     const stranger = await http.get(`/media/chats/${chatId}/attachments`, { token: mallory.token });
