@@ -16,6 +16,8 @@ export interface WsClientOptions {
 
 export class WsClient {
   readonly frames: Frame[] = [];
+  /** Arrival time (performance.now()) of each frame, same index as `frames`. */
+  readonly times: number[] = [];
   private waiters: { pred: (f: Frame) => boolean; from: number; resolve: (f: Frame) => void }[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   private constructor(readonly ws: WebSocket) {
@@ -23,6 +25,7 @@ export class WsClient {
     ws.addEventListener("message", (e) => {
       const frame = JSON.parse(String(e.data)) as Frame;
       this.frames.push(frame);
+      this.times.push(performance.now());
       const index = this.frames.length - 1;
       this.waiters = this.waiters.filter((w) => {
         if (index >= w.from && w.pred(frame)) {
@@ -85,11 +88,12 @@ export class WsClient {
   }
 }
 
-/** Position to resume from: the last durable frame's seq, else the ready frame's. */
+/** Position to resume from: the highest durable seq or ready position seen. */
 export function lastSeq(c: WsClient): number {
-  const durable = c.durable();
-  const last = durable[durable.length - 1];
-  if (last?.seq !== undefined) return last.seq;
-  const ready = c.frames.find((f) => f.type === "ready");
-  return Number(ready?.data.seq ?? 0);
+  let at = 0;
+  for (const f of c.frames) {
+    if (f.seq !== undefined) at = Math.max(at, f.seq);
+    if (f.type === "ready") at = Math.max(at, Number(f.data.seq));
+  }
+  return at;
 }
