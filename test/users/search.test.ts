@@ -18,13 +18,15 @@ afterAll(() => server.stop());
 
 const tag = () => Math.random().toString(36).slice(2, 8).replace(/\d/g, "q");
 
-/** Search subjects inserted directly: these tests are about search, not registration. */
-async function insertUsers(rows: { username: string; name?: string; email?: string }[]): Promise<number[]> {
+type SubjectRow = { username: string; name?: string; email?: string };
+
+/** Search subjects inserted directly: these tests are about search, not registration. Ids in order. */
+async function insertUsers<const T extends readonly SubjectRow[]>(rows: T): Promise<{ [K in keyof T]: number }> {
   const inserted = await server.app.db
     .insert(users)
     .values(rows.map((r) => ({ username: r.username, name: r.name ?? `Person ${r.username}`, email: r.email ?? `${r.username.toLowerCase()}@example.com`, passwordHash: "x" })))
     .returning({ id: users.id });
-  return inserted.map((r) => r.id);
+  return inserted.map((r) => r.id) as { [K in keyof T]: number };
 }
 
 const search = (query: string, extra = "") => http.get(`/users/search?query=${encodeURIComponent(query)}${extra}`, { token: caller.token });
@@ -110,7 +112,7 @@ describe("GET /users/search", () => {
   test("LIKE metacharacters are literal: _ and % match only themselves", async () => {
     const t = tag();
     const [underscored] = await insertUsers([{ username: `u_${t}` }, { username: `uX${t}` }]);
-    expect(ids((await search(`u_${t}`)).body)).toEqual([underscored as number]);
+    expect(ids((await search(`u_${t}`)).body)).toEqual([underscored]);
     expect((await search(`u%${t}`)).body).toEqual([]);
   });
 
@@ -140,8 +142,8 @@ describe("GET /users/search", () => {
   test("avatar_url follows the subject's privacy_avatar", async () => {
     const t = tag();
     const [open, closed] = await insertUsers([{ username: `av_open_${t}` }, { username: `av_closed_${t}` }]);
-    await server.app.db.update(users).set({ avatarUrl: "https://cdn.example.com/open.png" }).where(eq(users.id, open as number));
-    await server.app.db.update(users).set({ avatarUrl: "https://cdn.example.com/closed.png", privacyAvatar: "nobody" }).where(eq(users.id, closed as number));
+    await server.app.db.update(users).set({ avatarUrl: "https://cdn.example.com/open.png" }).where(eq(users.id, open));
+    await server.app.db.update(users).set({ avatarUrl: "https://cdn.example.com/closed.png", privacyAvatar: "nobody" }).where(eq(users.id, closed));
     const r = await search(`_${t}`);
     const byId = new Map(r.body.map((u: { id: number; avatar_url: string | null }) => [u.id, u.avatar_url]));
     expect(byId.get(open)).toBe("https://cdn.example.com/open.png");
