@@ -10,7 +10,7 @@
  * 2-character query is the one case no index can serve (trigrams need 3 characters); see
  * docs/decisions.md.
  */
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { queryRows, type DbOrTx } from "../../db/client";
 import { userCardsFor } from "./cards";
 import type { TUserSearchRead } from "./schemas";
@@ -31,15 +31,12 @@ interface Hit {
   key: string;
 }
 
-export async function searchUsers(db: DbOrTx, viewerId: number, query: string, limit: number): Promise<TUserSearchRead[]> {
-  const term = normalizeSearchTerm(query);
-  if (term === null) return [];
+/** The five branches as one statement: `(id, rank, key)` rows, unordered across branches. */
+export function searchHitsQuery(viewerId: number, term: string, limit: number): SQL {
   const pattern = escapeLike(term);
   // Prefix branches use an explicit range on the C-collated index so the index is usable even
   // under a generic prepared-statement plan; the LIKE only rechecks.
-  const hits = await queryRows<Hit>(
-    db,
-    sql`
+  return sql`
       (select id, 0 as rank, '' as key from users where lower(username) = lower(${term}) and id <> ${viewerId})
       union all
       (select id, 1, email from users where email = lower(${term}) and id <> ${viewerId})
@@ -58,8 +55,13 @@ export async function searchUsers(db: DbOrTx, viewerId: number, query: string, l
         where (lower(username) like ('%' || lower(${pattern}) || '%') or lower(name) like ('%' || lower(${pattern}) || '%'))
           and id <> ${viewerId}
         limit ${limit * 3 + 2})
-    `,
-  );
+    `;
+}
+
+export async function searchUsers(db: DbOrTx, viewerId: number, query: string, limit: number): Promise<TUserSearchRead[]> {
+  const term = normalizeSearchTerm(query);
+  if (term === null) return [];
+  const hits = await queryRows<Hit>(db, searchHitsQuery(viewerId, term, limit));
   const best = new Map<number, Hit>();
   const typedEmail = new Map<number, string>();
   for (const raw of hits) {
