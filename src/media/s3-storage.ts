@@ -10,7 +10,7 @@ import type { Config } from "../env";
 import type { PresignedPut, Storage, StoredObject } from "./storage";
 import { StorageUnavailableError } from "./storage-error";
 
-const CALL_DEADLINE_MS = 4000;
+const CALL_DEADLINE_MS = 3000;
 /** A bucket that answered recently is taken as up, so upload-url does not probe on every call. */
 const HEALTHY_FOR_MS = 10_000;
 
@@ -38,7 +38,7 @@ export class S3Storage implements Storage {
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
       maxAttempts: 2,
-      requestHandler: { connectionTimeout: 1500, requestTimeout: CALL_DEADLINE_MS },
+      requestHandler: { connectionTimeout: 1000, requestTimeout: CALL_DEADLINE_MS },
     });
   }
 

@@ -12,11 +12,11 @@ export interface UploadTicket {
   required_headers: Record<string, string>;
 }
 
-export function bytesOf(text: string): Uint8Array {
+export function bytesOf(text: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(text);
 }
 
-export async function requestUpload(http: Http, user: TestUser, fileType: string, bytes: Uint8Array, fileName = "file.bin"): Promise<UploadTicket> {
+export async function requestUpload(http: Http, user: TestUser, fileType: string, bytes: Uint8Array<ArrayBuffer>, fileName = "file.bin"): Promise<UploadTicket> {
   const r = await http.post<UploadTicket>("/media/upload-url", {
     token: user.token,
     body: { file_name: fileName, file_type: fileType, file_size: bytes.byteLength },
@@ -25,12 +25,12 @@ export async function requestUpload(http: Http, user: TestUser, fileType: string
   return r.body;
 }
 
-export async function putBytes(ticket: UploadTicket, bytes: Uint8Array, headers: Record<string, string> = ticket.required_headers): Promise<Response> {
+export async function putBytes(ticket: UploadTicket, bytes: Uint8Array<ArrayBuffer>, headers: Record<string, string> = ticket.required_headers): Promise<Response> {
   return fetch(ticket.upload_url, { method: "PUT", headers, body: bytes });
 }
 
 /** upload-url + PUT; throws unless the storage took the bytes. */
-export async function upload(http: Http, user: TestUser, fileType: string, bytes: Uint8Array): Promise<UploadTicket> {
+export async function upload(http: Http, user: TestUser, fileType: string, bytes: Uint8Array<ArrayBuffer>): Promise<UploadTicket> {
   const ticket = await requestUpload(http, user, fileType, bytes);
   const put = await putBytes(ticket, bytes);
   if (put.status !== 200) throw new Error(`PUT failed: ${put.status} ${await put.text()}`);
