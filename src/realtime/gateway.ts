@@ -18,7 +18,7 @@
  *   periodic check of the session rows catches a lost message.
  */
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
-import { inArray, and, gt } from "drizzle-orm";
+import { and, gt, inArray, sql } from "drizzle-orm";
 import type { App } from "../app";
 import { authenticateAccessToken, bearerToken } from "../auth/authenticate";
 import { SESSIONS_REVOKED_CHANNEL } from "../auth/revocation";
@@ -29,7 +29,6 @@ import { errorResponse } from "../http/respond";
 import { randomString } from "../lib/random";
 import { findMembership } from "../routers/chats/access";
 import { updateMessageStatus } from "../routers/messages/service";
-import { sql } from "drizzle-orm";
 import type { LoggedEvent } from "./event-types";
 import { encodeEphemeral, encodeEvent, errorFrame, parseClientFrame, type TClientFrame } from "./frames";
 import { isPersonal, personalize, personalizeFor, PERSONAL_FANOUT_LIMIT, type PersonalData } from "./personalize";

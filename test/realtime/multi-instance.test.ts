@@ -50,7 +50,7 @@ describe.skipIf(!enabled)("several instances", () => {
   beforeAll(async () => {
     cluster = await startCluster(2, { REQUIRE_EMAIL_VERIFICATION: "false", PRESENCE_LEASE_SECONDS: String(LEASE_SECONDS) });
     [A, B] = cluster.instances as [Instance, Instance];
-  });
+  }, 180_000);
 
   afterAll(async () => {
     await cluster?.stop();

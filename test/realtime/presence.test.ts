@@ -22,7 +22,7 @@ beforeAll(async () => {
   chatAB = (await http.post("/chats", { token: alice.token, body: { type: "private", member_ids: [bob.id] } })).body.id;
   await http.post("/chats", { token: carol.token, body: { type: "private", member_ids: [alice.id] } });
   await http.post("/chats", { token: carol.token, body: { type: "private", member_ids: [dave.id] } });
-});
+}, 180_000);
 
 afterAll(async () => {
   await server.stop();

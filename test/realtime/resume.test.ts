@@ -21,7 +21,7 @@ beforeAll(async () => {
   [alice, bob] = await Promise.all([createUser(server), createUser(server)]);
   const r = await http.post("/chats", { token: alice.token, body: { type: "group", title: "resume", member_ids: [bob.id] } });
   group = r.body.id;
-});
+}, 180_000);
 
 afterAll(async () => {
   await server.stop();
