@@ -104,6 +104,14 @@ describe("PUT /users/profile", () => {
     expect((await http.put("/users/profile", { token: other.token, body: { username: user.username } })).status).toBe(200);
   });
 
+  test("two users racing for one username: exactly one wins, the other gets 409", async () => {
+    const [first, second] = [await createUser(server), await createUser(server)];
+    const wanted = `race_${first.id}_${second.id}`;
+    const answers = await Promise.all([first, second].map((u) => http.put("/users/profile", { token: u.token, body: { username: wanted } })));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
+    expect(answers.find((a) => a.status === 409)?.body).toEqual({ detail: "Username already taken" });
+  });
+
   test("validation answers 422 naming the field", async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ username: "ab" }, "username:"],

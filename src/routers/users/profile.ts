@@ -15,8 +15,12 @@ export async function getUserAs(db: DbOrTx, viewerId: number, userId: number): P
   return card.profile;
 }
 
-const isUniqueViolation = (err: unknown) =>
-  (err as { code?: string } | null)?.code === "23505" || /unique/i.test(String((err as Error | null)?.message));
+/** 23505 from either driver, also when drizzle wraps it (DrizzleQueryError keeps it as `cause`). */
+function isUniqueViolation(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 3; e = (e as { cause?: unknown }).cause, depth++)
+    if ((e as { code?: unknown }).code === "23505") return true;
+  return false;
+}
 
 /** Applies the fields present in `input`; email is not editable here (it is not in the schema). */
 export async function updateProfile(db: DbOrTx, userId: number, input: TUserProfileUpdate): Promise<TUserRead> {
