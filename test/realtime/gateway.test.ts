@@ -29,7 +29,7 @@ beforeAll(async () => {
   http = client(server.url);
   [alice, bob, carol, stranger] = await Promise.all([createUser(server), createUser(server), createUser(server), createUser(server)]);
   group = await createGroup(alice, [bob, carol]);
-});
+}, 180_000);
 
 afterAll(async () => {
   await server.stop();
@@ -218,5 +218,40 @@ describe("events", () => {
     const closed = await c.closed;
     expect(closed.code).toBe(4001);
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe("backpressure", () => {
+  test("a socket that stops reading is closed, not silently skipped", async () => {
+    const { connect } = await import("node:net");
+    const { transact } = await import("../../src/db/transact");
+    const dave = await createUser(server);
+    await http.post("/chats", { token: alice.token, body: { type: "private", member_ids: [dave.id] } });
+    const watcher = await WsClient.connect(server.url, alice.token);
+    const { port } = new URL(server.url);
+    const sock = connect(Number(port), "127.0.0.1");
+    // A raw client: upgrade, wait until the socket is live, then stop reading.
+    await new Promise<void>((resolve) => {
+      let seen = "";
+      sock.on("data", (chunk: Buffer) => {
+        seen += chunk.toString("latin1");
+        if (seen.includes('"ready"')) {
+          sock.pause();
+          resolve();
+        }
+      });
+      sock.write(
+        `GET /ws?token=${dave.token} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+    });
+    await watcher.waitFor((f) => f.type === "presence" && f.data.user_id === dave.id && f.data.is_online);
+    // ~16 MB of events for dave: far over the 4 MiB limit plus what the kernel buffers.
+    const blob = "x".repeat(256 * 1024);
+    for (let i = 0; i < 64; i++) await transact(server.app, async (_tx, events) => events.toUser(dave.id, "notification", { i, blob }));
+    const off = await watcher.waitFor((f) => f.type === "presence" && f.data.user_id === dave.id && f.data.is_online === false, 20_000);
+    expect(off.data.last_seen_at).toBeString();
+    sock.destroy();
+    await watcher.close();
   });
 });
