@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { client } from "../helpers/http";
 import { startTestServer, type TestServer } from "../helpers/server";
-import { createUser, type TestUser } from "../helpers/users";
-import { createGroup, type Http, sendText } from "./helpers";
+import type { TestUser } from "../helpers/users";
+import { createGroup, createUsers, type Http, sendText } from "./helpers";
 
 type Role = "anonymous" | "nonmember" | "member" | "admin" | "owner";
 const ROLES: Role[] = ["anonymous", "nonmember", "member", "admin", "owner"];
@@ -83,7 +83,7 @@ const CASES: Case[] = [
 beforeAll(async () => {
   server = await startTestServer();
   http = client(server.url);
-  [owner, admin, member, member2, nonmember, ...spare] = await Promise.all(Array.from({ length: 9 }, () => createUser(server)));
+  [owner, admin, member, member2, nonmember, ...spare] = await createUsers(server, 9);
 });
 afterAll(() => server.stop());
 

@@ -3,7 +3,7 @@ import { expect } from "bun:test";
 import { sql } from "drizzle-orm";
 import { client } from "../helpers/http";
 import type { TestServer } from "../helpers/server";
-import type { TestUser } from "../helpers/users";
+import { createUser, type TestUser } from "../helpers/users";
 
 export type Http = ReturnType<typeof client>;
 
@@ -56,4 +56,11 @@ export async function chatIds(http: Http, user: TestUser, query = ""): Promise<n
   const r = await http.get(`/chats?limit=100${query}`, { token: user.token });
   expect(r.status).toBe(200);
   return r.body.map((c: { id: number }) => c.id);
+}
+
+type Tuple<N extends number, T, R extends T[] = []> = R["length"] extends N ? R : Tuple<N, T, [...R, T]>;
+
+/** `count` users registered in parallel, typed as a tuple so they destructure without checks. */
+export async function createUsers<N extends number>(server: TestServer, count: N): Promise<Tuple<N, TestUser>> {
+  return (await Promise.all(Array.from({ length: count }, () => createUser(server)))) as Tuple<N, TestUser>;
 }

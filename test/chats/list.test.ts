@@ -81,11 +81,11 @@ describe("GET /chats order and paging", () => {
     const r = await http.post(`/chats/${made[1]}/archive`, { token: user.token });
     expect(r.status).toBe(200);
     expect(r.body.archived).toBe(true);
-    expect(await chatIds(http, user)).not.toContain(made[1]);
+    expect(await chatIds(http, user)).not.toContain(made[1] as number);
     expect(await chatIds(http, user, "&archived=true")).toEqual([made[1] as number]);
     const back = await http.post(`/chats/${made[1]}/unarchive`, { token: user.token });
     expect(back.body.archived).toBe(false);
-    expect(await chatIds(http, user)).toContain(made[1]);
+    expect(await chatIds(http, user)).toContain(made[1] as number);
   });
 });
 

@@ -4,7 +4,7 @@ import { chats, notifications } from "../../src/db/schema";
 import { client } from "../helpers/http";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { createUser, type TestUser } from "../helpers/users";
-import { chatIds, createGroup, createPrivate, type Http } from "./helpers";
+import { chatIds, createGroup, createPrivate, createUsers, type Http } from "./helpers";
 
 let server: TestServer;
 let http: Http;
@@ -18,7 +18,7 @@ let outsider: TestUser;
 beforeAll(async () => {
   server = await startTestServer();
   http = client(server.url);
-  [owner, admin, admin2, member, member2, outsider] = await Promise.all(Array.from({ length: 6 }, () => createUser(server)));
+  [owner, admin, admin2, member, member2, outsider] = await createUsers(server, 6);
 });
 afterAll(() => server.stop());
 

@@ -4,8 +4,8 @@ import { chatEvents, userEvents } from "../../src/db/schema";
 import { chatReadsFor } from "../../src/routers/chats/read-model";
 import { client } from "../helpers/http";
 import { startTestServer, type TestServer } from "../helpers/server";
-import { createUser, type TestUser } from "../helpers/users";
-import { createGroup, createPrivate, type Http, sendText } from "./helpers";
+import type { TestUser } from "../helpers/users";
+import { createGroup, createUsers, createPrivate, type Http, sendText } from "./helpers";
 
 let server: TestServer;
 let http: Http;
@@ -18,7 +18,7 @@ let groupId: number;
 beforeAll(async () => {
   server = await startTestServer();
   http = client(server.url);
-  [owner, admin, member, outsider] = await Promise.all(Array.from({ length: 4 }, () => createUser(server)));
+  [owner, admin, member, outsider] = await createUsers(server, 4);
   groupId = (await createGroup(http, owner, { members: [admin, member] })).id;
   expect((await http.patch(`/chats/${groupId}/members/${admin.id}/role`, { token: owner.token, body: { role: "admin" } })).status).toBe(200);
 });
