@@ -99,7 +99,7 @@ export function openApiDocument(): OpenAPIObject {
   schemas.HealthNotReady = HEALTH_NOT_READY_SCHEMA;
 
   const metaByOp = new Map<string, { meta: Meta; inputId: string | undefined }>();
-  for (const proc of Object.values(appRouter._def.procedures) as { _def: { meta?: Meta; inputs?: unknown[] } }[]) {
+  for (const proc of Object.values(appRouter._def.procedures) as unknown as { _def: { meta?: Meta; inputs?: unknown[] } }[]) {
     const meta = proc._def.meta;
     const o = meta?.openapi;
     if (!meta || !o) continue;
