@@ -6,11 +6,11 @@
  *
  * One Lucia per App (it captures the App's database and token lifetime), created on first use.
  */
-import { and, eq, lte } from "drizzle-orm";
+import { eq, lte } from "drizzle-orm";
 import { Lucia, TimeSpan, type Adapter, type DatabaseSession, type DatabaseUser } from "lucia";
 import type { App } from "../app";
 import type { Db } from "../db/client";
-import { sessions, users } from "../db/schema";
+import { emailTokens, sessions, users } from "../db/schema";
 
 export interface SessionAttributes {
   userAgent: string | null;
@@ -84,7 +84,7 @@ export function drizzleSessionAdapter(db: Db): Adapter {
       await db.delete(sessions).where(eq(sessions.userId, userId));
     },
     async deleteExpiredSessions() {
-      await db.delete(sessions).where(and(lte(sessions.expiresAt, new Date())));
+      await db.delete(sessions).where(lte(sessions.expiresAt, new Date()));
     },
   };
 }
@@ -100,6 +100,24 @@ export function luciaFor(app: App): ParleyLucia {
       getSessionAttributes: (a) => a,
     });
     instances.set(app, lucia);
+    scheduleCleanup(app, lucia);
   }
   return lucia;
+}
+
+const CLEANUP_INTERVAL_MS = 3600_000;
+
+/** Expired sessions and mail tokens are dead weight; every instance sweeps hourly (idempotent deletes). */
+function scheduleCleanup(app: App, lucia: ParleyLucia): void {
+  const sweep = async () => {
+    try {
+      await lucia.deleteExpiredSessions();
+      await app.db.delete(emailTokens).where(lte(emailTokens.expiresAt, new Date()));
+    } catch (err) {
+      app.log.warn("expired session cleanup failed", { error: String(err) });
+    }
+  };
+  const timer = setInterval(() => void sweep(), CLEANUP_INTERVAL_MS);
+  timer.unref();
+  app.onClose(() => clearInterval(timer));
 }

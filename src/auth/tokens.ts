@@ -76,12 +76,15 @@ export async function rotateRefreshToken(app: App, refreshToken: string): Promis
     )
     .returning({ id: sessions.id });
   if (rotated.length > 0) return signTokenPair(app, userId, claims.jti, next);
-  // Our signature, but not the session's current rotation: an old token came back. Whoever holds
-  // it (the user or a thief) can no longer be told apart, so the session ends for both.
-  const revoked = await revokeSessions(app, userId, { only: claims.jti });
-  if (revoked.sessionIds.length > 0) {
-    app.log.warn("refresh token reuse: session revoked", { user_id: userId });
-    throw unauthorized("Refresh token reuse detected; the session was revoked");
-  }
-  throw unauthorized(INVALID_REFRESH);
+  const [session] = await app.db
+    .select({ expiresAt: sessions.expiresAt })
+    .from(sessions)
+    .where(and(eq(sessions.id, claims.jti), eq(sessions.userId, userId)))
+    .limit(1);
+  if (!session || session.expiresAt <= now) throw unauthorized(INVALID_REFRESH);
+  // Our signature, live session, but not its current rotation: an old token came back. Whoever
+  // holds it (the user or a thief) can no longer be told apart, so the session ends for both.
+  await revokeSessions(app, userId, { only: claims.jti });
+  app.log.warn("refresh token reuse: session revoked", { user_id: userId });
+  throw unauthorized("Refresh token reuse detected; the session was revoked");
 }

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { luciaFor } from "../../src/auth/lucia";
+import { sessions } from "../../src/db/schema";
 import { client } from "../helpers/http";
 import { startTestServer, usingPostgres, type TestServer } from "../helpers/server";
 import { createUser } from "../helpers/users";
@@ -46,6 +49,7 @@ describe("refresh", () => {
 
     const reuse = await http.post("/auth/refresh", { body: { refresh_token: u.refreshToken } });
     expect(reuse.status).toBe(401);
+    expect(reuse.body.detail).toContain("reuse");
     // The whole session is gone: the newest tokens of it are refused too.
     expect((await http.get("/auth/me", { token: first.body.access_token })).status).toBe(401);
     expect((await http.post("/auth/refresh", { body: { refresh_token: first.body.refresh_token } })).status).toBe(401);
@@ -86,6 +90,18 @@ describe("refresh", () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => http.post("/auth/refresh", { body: { refresh_token: u.refreshToken } })));
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     expect(results.filter((r) => r.status === 401)).toHaveLength(9);
+  });
+});
+
+describe("expired sessions", () => {
+  test("a session past its expiry refuses both tokens, and the sweep removes it", async () => {
+    const u = await createUser(server);
+    const jti = claimsOf(u.token).jti;
+    await server.app.db.update(sessions).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(sessions.id, jti));
+    expect((await http.get("/auth/me", { token: u.token })).status).toBe(401);
+    expect((await http.post("/auth/refresh", { body: { refresh_token: u.refreshToken } })).status).toBe(401);
+    await luciaFor(server.app).deleteExpiredSessions();
+    expect(await server.app.db.select().from(sessions).where(eq(sessions.id, jti))).toEqual([]);
   });
 });
 
