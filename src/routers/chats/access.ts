@@ -75,6 +75,18 @@ export async function requireVisibleChat(db: DbOrTx, chatId: number, userId: num
   throw notFound(CHAT_NOT_FOUND);
 }
 
+/**
+ * The caller's membership for a chat-level action (settings, members, pins, invite links): 404 when
+ * the chat is not visible to them, 403 when it is visible (a public group or channel) but they are
+ * not a member: "may see but may not do" (CONTRACT §2). Message-level actions keep `requireMember`
+ * (a non-member sends nothing and sees no messages: 404, CONTRACT §6).
+ */
+export async function requireMemberForAction(db: DbOrTx, chatId: number, userId: number): Promise<{ chat: ChatRow; member: MemberRow }> {
+  const { chat, member } = await requireVisibleChat(db, chatId, userId);
+  if (!member) throw forbidden("You are not a member of this chat");
+  return { chat, member };
+}
+
 /** Public groups and channels: seen, discovered and joined by anyone. */
 export const isDiscoverable = (chat: ChatRow) => chat.isPublic && chat.type !== "private";
 

@@ -22,6 +22,7 @@ import {
   requireInvitable,
   requireManager,
   requireMember,
+  requireMemberForAction,
   type ChatRow,
 } from "./access";
 import { emitPersonalUpdate, emitSharedUpdate, insertMembers, lockChat } from "./membership";
@@ -179,7 +180,7 @@ export async function joinByInvite(app: App, userId: number, token: string): Pro
 
 /** The chat's current invite token, created on first call (owner and admins of groups and channels). */
 export async function getInviteLink(app: App, userId: number, chatId: number): Promise<TChatInviteLinkRead> {
-  const { chat, member } = await requireMember(app.db, chatId, userId);
+  const { chat, member } = await requireMemberForAction(app.db, chatId, userId);
   requireGroupOrChannel(chat, "Invite links exist for groups and channels only");
   requireManager(member, "Only the owner and admins can manage invite links");
   let token = chat.inviteToken;

@@ -15,7 +15,7 @@ import {
   requireGroupOrChannel,
   requireInvitable,
   requireManager,
-  requireMember,
+  requireMemberForAction,
   requireOwner,
   requireRemoveRights,
   type ChatRow,
@@ -36,7 +36,7 @@ async function requireTarget(tx: Tx, chatId: number, userId: number): Promise<Me
 
 /** The actor's membership and the locked chat, after the visibility check (404 first). */
 async function actorAndLockedChat(tx: Tx, chatId: number, actorId: number): Promise<{ chat: ChatRow; actor: MemberRow }> {
-  const { member } = await requireMember(tx, chatId, actorId);
+  const { member } = await requireMemberForAction(tx, chatId, actorId);
   const chat = await lockChat(tx, chatId);
   return { chat, actor: member };
 }

@@ -8,7 +8,7 @@ import { queryRows, type DbOrTx } from "../../db/client";
 import { chatMembers } from "../../db/schema";
 import { notFound, unprocessable } from "../../errors";
 import { iso } from "../../lib/time";
-import { CHAT_NOT_FOUND, requireMember, requireVisibleChat, type MemberRow } from "./access";
+import { CHAT_NOT_FOUND, requireMemberForAction, requireVisibleChat, type MemberRow } from "./access";
 import { loadChatReads, SAVED_CHAT_TITLE } from "./read-model";
 import type { TChatDetailRead, TChatDiscoverRead, TChatListQuery, TChatMemberRead, TChatNotificationSettingsRead, TChatRead } from "./schemas";
 
@@ -129,6 +129,6 @@ export async function getChatDetail(app: App, viewerId: number, chatId: number):
 }
 
 export async function getNotificationSettings(app: App, viewerId: number, chatId: number): Promise<TChatNotificationSettingsRead> {
-  const { member } = await requireMember(app.db, chatId, viewerId);
+  const { member } = await requireMemberForAction(app.db, chatId, viewerId);
   return { chat_id: chatId, user_id: viewerId, muted: member.muted };
 }

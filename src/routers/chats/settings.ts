@@ -9,7 +9,7 @@ import { queryRows, type Tx } from "../../db/client";
 import { transact } from "../../db/transact";
 import { chatMembers, chats } from "../../db/schema";
 import { notFound } from "../../errors";
-import { requireGroupOrChannel, requireManager, requireMember, requirePinRights, type MemberRow } from "./access";
+import { requireGroupOrChannel, requireManager, requireMemberForAction, requirePinRights, type MemberRow } from "./access";
 import { emitPersonalUpdate, emitSharedUpdate } from "./membership";
 import type { TChatNotificationSettingsRead, TChatProfileUpdate, TChatRead } from "./schemas";
 import { getChatRead } from "./service";
@@ -19,7 +19,7 @@ type ChatUpdate = Partial<Pick<typeof chats.$inferInsert, "title" | "description
 /** Owner and admins of a group or channel change what every member sees. */
 async function updateSharedProfile(app: App, actorId: number, chatId: number, changes: ChatUpdate): Promise<TChatRead> {
   return transact(app, async (tx, events) => {
-    const { chat, member } = await requireMember(tx, chatId, actorId);
+    const { chat, member } = await requireMemberForAction(tx, chatId, actorId);
     requireGroupOrChannel(chat, "A private chat has no title or profile");
     requireManager(member, "Only the owner and admins can edit the chat");
     if (Object.keys(changes).length > 0) {
@@ -60,7 +60,7 @@ async function isVisibleMessage(tx: Tx, member: MemberRow, messageId: number): P
 /** Pins (or with null, unpins) a message; one the caller cannot see in this chat is 404. */
 export async function pinMessage(app: App, actorId: number, chatId: number, messageId: number | null): Promise<TChatRead> {
   return transact(app, async (tx, events) => {
-    const { chat, member } = await requireMember(tx, chatId, actorId);
+    const { chat, member } = await requireMemberForAction(tx, chatId, actorId);
     requirePinRights(chat, member);
     if (messageId !== null && !(await isVisibleMessage(tx, member, messageId))) throw notFound("Message not found");
     await tx.update(chats).set({ pinnedMessageId: messageId, updatedAt: new Date() }).where(eq(chats.id, chatId));
@@ -79,7 +79,7 @@ async function updateOwnMembership(
   changesFor: (member: MemberRow, tx: Tx) => Promise<OwnFlags> | OwnFlags,
 ): Promise<TChatRead> {
   return transact(app, async (tx, events) => {
-    const { member } = await requireMember(tx, chatId, userId);
+    const { member } = await requireMemberForAction(tx, chatId, userId);
     const changes = await changesFor(member, tx);
     await tx
       .update(chatMembers)

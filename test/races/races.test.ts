@@ -1,0 +1,204 @@
+/**
+ * Races on real PostgreSQL (issue 11 §4; PGlite is one connection and cannot show them):
+ * - 20 parallel sends with one client_message_id: one row, every answer the same id;
+ * - 10 parallel creations of one private pair: one chat;
+ * - message_read marks in random order: the final marks are the maximum;
+ * - concurrent writers to one user's event log: /sync sees every committed event once, in order.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { queryRows } from "../../src/db/client";
+import { api, type ApiResponse } from "../helpers/http";
+import { startTestServer, usingPostgres, type TestServer } from "../helpers/server";
+import { createUser, type TestUser } from "../helpers/users";
+
+type Res = ApiResponse<unknown>;
+let server: TestServer;
+let users: TestUser[];
+
+const call = (method: string, path: string, token: string, body?: unknown): Promise<Res> => api<unknown>(server.url, method, path, { token, body });
+function idOf(r: Res): number {
+  const v = typeof r.body === "object" && r.body !== null ? (r.body as Record<string, unknown>).id : undefined;
+  if (typeof v !== "number") throw new Error(`no id: ${r.status} ${r.text}`);
+  return v;
+}
+async function group(owner: TestUser, members: TestUser[]): Promise<number> {
+  const r = await call("POST", "/chats", owner.token, { type: "group", title: "race", member_ids: members.map((m) => m.id) });
+  expect(r.status).toBe(200);
+  return idOf(r);
+}
+
+/** A deterministic shuffle (mulberry32), so a failure can be replayed. */
+function shuffled<T>(items: T[], seed: number): T[] {
+  let a = seed >>> 0;
+  const rand = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const x = out[i];
+    const y = out[j];
+    if (x === undefined || y === undefined) continue;
+    out[i] = y;
+    out[j] = x;
+  }
+  return out;
+}
+
+describe.skipIf(!usingPostgres)("races on PostgreSQL", () => {
+  beforeAll(async () => {
+    server = await startTestServer({ env: { DUPLICATE_MESSAGE_COOLDOWN_SECONDS: "10" } });
+    users = await Promise.all(Array.from({ length: 12 }, () => createUser(server)));
+  });
+  afterAll(() => server.stop());
+
+  const user = (i: number): TestUser => {
+    const u = users[i];
+    if (!u) throw new Error(`no user ${i}`);
+    return u;
+  };
+
+  test("20 parallel sends with one client_message_id: one row, one id in every answer", async () => {
+    const [a, b] = [user(0), user(1)];
+    const chat = await group(a, [b]);
+    for (let round = 0; round < 3; round++) {
+      const clientId = `race-${round}-${Date.now()}`;
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => call("POST", "/messages", a.token, { chat_id: chat, text: `same text ${round}`, client_message_id: clientId })),
+      );
+      expect(answers.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 201));
+      const ids = new Set(answers.map(idOf));
+      expect(ids.size).toBe(1);
+      const rows = await queryRows<{ n: string | number }>(
+        server.app.db,
+        sql`select count(*) as n from messages where chat_id = ${chat} and client_message_id = ${clientId}`,
+      );
+      expect(Number(rows[0]?.n)).toBe(1);
+    }
+  });
+
+  test("10 parallel creations of one private pair: one chat", async () => {
+    for (let round = 0; round < 3; round++) {
+      const [a, b] = [user(2 + round * 2), user(3 + round * 2)];
+      // Both sides ask at once, five times each.
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          i % 2 === 0 ? call("POST", "/chats", a.token, { type: "private", member_ids: [b.id] }) : call("POST", "/chats", b.token, { type: "private", member_ids: [a.id] }),
+        ),
+      );
+      expect(answers.map((r) => r.status)).toEqual(Array.from({ length: 10 }, () => 200));
+      expect(new Set(answers.map(idOf)).size).toBe(1);
+      const rows = await queryRows<{ n: string | number }>(
+        server.app.db,
+        sql`select count(*) as n from chats c where c.type = 'private' and not c.is_saved
+              and exists (select 1 from chat_members m where m.chat_id = c.id and m.user_id = ${a.id})
+              and exists (select 1 from chat_members m where m.chat_id = c.id and m.user_id = ${b.id})`,
+      );
+      expect(Number(rows[0]?.n)).toBe(1);
+    }
+  });
+
+  test("status marks sent in random order end at the maximum", async () => {
+    const [a, b] = [user(8), user(9)];
+    const chat = await group(a, [b]);
+    const ids: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const r = await call("POST", "/messages", a.token, { chat_id: chat, text: `mark ${i}` });
+      expect(r.status).toBe(201);
+      ids.push(idOf(r));
+    }
+    const max = Math.max(...ids);
+    let maxRead = 0;
+    for (const seed of [1, 2, 3]) {
+      const order = shuffled(ids, seed);
+      const statuses = order.map((_id, i) => (i % 3 === 0 ? "message_delivered" : "message_read"));
+      const answers = await Promise.all(order.map((id, i) => call("POST", "/messages/status", b.token, { chat_id: chat, message_id: id, status: statuses[i] })));
+      expect(answers.every((r) => r.status === 200)).toBe(true);
+      order.forEach((id, i) => {
+        if (statuses[i] === "message_read") maxRead = Math.max(maxRead, id);
+      });
+      const marks = await queryRows<{ r: string | number; d: string | number }>(
+        server.app.db,
+        sql`select last_read_message_id as r, last_delivered_message_id as d from chat_members where chat_id = ${chat} and user_id = ${b.id}`,
+      );
+      expect([Number(marks[0]?.r), Number(marks[0]?.d)]).toEqual([maxRead, max]);
+    }
+    // The newest message read last, alone: both marks are the maximum.
+    const last = await call("POST", "/messages/status", b.token, { chat_id: chat, message_id: max, status: "message_read" });
+    expect(last.status).toBe(200);
+    const marks = await queryRows<{ r: string | number; d: string | number }>(
+      server.app.db,
+      sql`select last_read_message_id as r, last_delivered_message_id as d from chat_members where chat_id = ${chat} and user_id = ${b.id}`,
+    );
+    expect(Number(marks[0]?.r)).toBe(max);
+    expect(Number(marks[0]?.d)).toBe(max);
+    const chatRead = await call("GET", `/chats/${chat}`, b.token);
+    expect((chatRead.body as Record<string, unknown>).unread_count).toBe(0);
+    // A later, older mark leaves them as they are.
+    const older = await call("POST", "/messages/status", b.token, { chat_id: chat, message_id: ids[0], status: "message_read" });
+    expect(older.body).toEqual({ last_delivered_message_id: max, last_read_message_id: max });
+  });
+
+  test("parallel writers into one user's event log: /sync sees every event once, in order", async () => {
+    const reader = user(10);
+    const writers = [user(11), user(0), user(1), user(2), user(3), user(4), user(5), user(6), user(7), user(8)];
+    const chats: number[] = [];
+    for (const w of writers) chats.push(await group(w, [reader]));
+    const startRes = await call("GET", "/sync?since=0&limit=100", reader.token);
+    let since = 0;
+    // Skip what exists so far.
+    for (let r = startRes; ; ) {
+      const body = r.body as { next_since: number; has_more: boolean };
+      since = body.next_since;
+      if (!body.has_more) break;
+      r = await call("GET", `/sync?since=${since}&limit=100`, reader.token);
+    }
+    const sent = new Set<number>();
+    const seen: { seq: number; id: number }[] = [];
+    let cursor = since;
+    // A poller reads while the writers write, so a late commit below an already-read position would show as a gap.
+    let writing = true;
+    const poll = async () => {
+      while (writing) {
+        const r = await call("GET", `/sync?since=${cursor}&limit=100`, reader.token);
+        expect(r.status).toBe(200);
+        const body = r.body as { events: { type: string; seq: number; data: Record<string, unknown> }[]; next_since: number };
+        for (const e of body.events) {
+          const message = e.data.message as { id?: number } | undefined;
+          if (e.type === "message_created" && typeof message?.id === "number") seen.push({ seq: e.seq, id: message.id });
+        }
+        cursor = body.next_since;
+      }
+    };
+    const poller = poll();
+    for (let round = 0; round < 5; round++) {
+      const answers = await Promise.all(writers.map((w, i) => call("POST", "/messages", w.token, { chat_id: chats[i], text: `log ${round} ${i}` })));
+      for (const r of answers) {
+        expect(r.status).toBe(201);
+        sent.add(idOf(r));
+      }
+    }
+    writing = false;
+    await poller;
+    // One last read after every writer committed.
+    for (;;) {
+      const r = await call("GET", `/sync?since=${cursor}&limit=100`, reader.token);
+      const body = r.body as { events: { type: string; seq: number; data: Record<string, unknown> }[]; next_since: number; has_more: boolean };
+      for (const e of body.events) {
+        const message = e.data.message as { id?: number } | undefined;
+        if (e.type === "message_created" && typeof message?.id === "number") seen.push({ seq: e.seq, id: message.id });
+      }
+      cursor = body.next_since;
+      if (!body.has_more) break;
+    }
+    const seqs = seen.map((s) => s.seq);
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(seen.map((s) => s.id).sort((x, y) => x - y)).toEqual([...sent].sort((x, y) => x - y));
+  });
+});
