@@ -3,7 +3,7 @@
  * Both speak the same SQL and run the same migrations from ./drizzle.
  */
 import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema";
@@ -64,8 +64,15 @@ async function openPglite(dir: string): Promise<Database> {
   const { pg_trgm } = await import("@electric-sql/pglite/contrib/pg_trgm");
   const { drizzle } = await import("drizzle-orm/pglite");
   const { migrate } = await import("drizzle-orm/pglite/migrator");
-  if (!dir.startsWith("memory://")) mkdirSync(dir, { recursive: true });
-  const client = await PGlite.create(dir, { extensions: { pg_trgm } });
+  const inMemory = dir.startsWith("memory://");
+  if (!inMemory) mkdirSync(dir, { recursive: true });
+  const client = await PGlite.create(dir, {
+    extensions: { pg_trgm },
+    ...(await compiledPgliteModules()),
+    // In-memory databases (tests) start from a migrated template instead of running initdb and
+    // every migration again: most of a PGlite start-up is initdb.
+    ...(inMemory ? { loadDataDir: await migratedTemplate() } : {}),
+  });
   const db = drizzle(client, { schema, casing: "snake_case" }) as unknown as Db;
   return {
     db,
@@ -74,6 +81,37 @@ async function openPglite(dir: string): Promise<Database> {
     migrate: () => migrate(db as never, { migrationsFolder: MIGRATIONS_FOLDER }),
     close: () => client.close(),
   };
+}
+
+let modules: Promise<{ pgliteWasmModule: WebAssembly.Module; initdbWasmModule: WebAssembly.Module }> | undefined;
+
+/** PGlite's WebAssembly, compiled once per process and shared by every PGlite it opens. */
+function compiledPgliteModules() {
+  modules ??= (async () => {
+    const dist = dirname(Bun.resolveSync("@electric-sql/pglite", import.meta.dir));
+    const compile = async (name: string) => WebAssembly.compile(await Bun.file(join(dist, name)).arrayBuffer());
+    const [pgliteWasmModule, initdbWasmModule] = await Promise.all([compile("pglite.wasm"), compile("initdb.wasm")]);
+    return { pgliteWasmModule, initdbWasmModule };
+  })();
+  return modules;
+}
+
+let template: Promise<Blob> | undefined;
+
+/** A freshly initialised and migrated data directory, dumped once per process. */
+function migratedTemplate(): Promise<Blob> {
+  template ??= (async () => {
+    const { PGlite } = await import("@electric-sql/pglite");
+    const { pg_trgm } = await import("@electric-sql/pglite/contrib/pg_trgm");
+    const { drizzle } = await import("drizzle-orm/pglite");
+    const { migrate } = await import("drizzle-orm/pglite/migrator");
+    const client = await PGlite.create("memory://", { extensions: { pg_trgm }, ...(await compiledPgliteModules()) });
+    await migrate(drizzle(client, { schema, casing: "snake_case" }) as never, { migrationsFolder: MIGRATIONS_FOLDER });
+    const dump = await client.dumpDataDir("none");
+    await client.close();
+    return dump;
+  })();
+  return template;
 }
 
 export const pgliteDirFor = (dataDir: string) => join(dataDir, "pglite");
