@@ -103,14 +103,17 @@ export class RedisBroker implements Broker {
     let set = this.handlers.get(k);
     if (!set) {
       this.handlers.set(k, (set = new Set()));
-      await this.subscriber.subscribe(k);
+      // Not awaited: while Redis is down the command waits in the subscriber's offline queue and
+      // runs on reconnect, and start-up must not hang on it (ioredis re-subscribes after that).
+      this.subscriber.subscribe(k).catch(() => {});
     }
     set.add(handler);
     return async () => {
       set.delete(handler);
       if (set.size === 0) {
         this.handlers.delete(k);
-        await this.subscriber.unsubscribe(k).catch(() => {});
+        // Not awaited either: while Redis is down it would wait for a reconnect that may never come.
+        this.subscriber.unsubscribe(k).catch(() => {});
       }
     };
   }

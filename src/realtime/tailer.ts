@@ -27,6 +27,7 @@ export class Tailer<P> {
   private timer: ReturnType<typeof setInterval> | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
   private idleWaiters: (() => void)[] = [];
+  private positioned = false;
 
   constructor(
     private readonly app: App,
@@ -40,7 +41,15 @@ export class Tailer<P> {
   }
 
   async start(): Promise<void> {
-    this._cursor = await committedHead(this.app.db);
+    // The database may be down while the instance starts: then the first successful read sets
+    // the starting position (readiness reports the outage meanwhile).
+    this.positioned = await committedHead(this.app.db).then(
+      (head) => {
+        this._cursor = head;
+        return true;
+      },
+      () => false,
+    );
     this.unsubscribe = await this.app.broker.subscribe(this.app.eventsChannel, (message) => {
       const seq = Number(message);
       if (!Number.isFinite(seq) || seq > this._cursor) this.kick();
@@ -73,6 +82,10 @@ export class Tailer<P> {
     try {
       do {
         this.again = false;
+        if (!this.positioned) {
+          this._cursor = await committedHead(this.app.db);
+          this.positioned = true;
+        }
         for (;;) {
           if (this.stopped) return;
           const events = await readLog(this.app.db, this._cursor, BATCH);
