@@ -43,7 +43,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   const { migrate } = await import("drizzle-orm/postgres-js/migrator");
   // connect_timeout keeps requests failing fast (503) while PostgreSQL is down.
   const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 5, idle_timeout: 60 });
-  const db = drizzle(client, { schema, casing: "snake_case" }) as unknown as Db;
+  const db = drizzle(alwaysPrepared(client), { schema, casing: "snake_case" }) as unknown as Db;
   return {
     db,
     kind: "postgres",
@@ -57,6 +57,32 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     },
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+type PgClient = import("postgres").Sql;
+
+/**
+ * drizzle runs its non-prepared queries through `unsafe(query, params, { prepare: false })`, an
+ * unnamed statement that PostgreSQL parses and plans on every call (measured: ~3× the cost of a
+ * named one). Our queries are all parameterised, so the set of distinct texts is small and
+ * postgres.js's per-connection statement cache can keep them: force `prepare: true`, also on the
+ * connections that transactions reserve.
+ */
+function alwaysPrepared(client: PgClient): PgClient {
+  const unsafe = client.unsafe.bind(client);
+  client.unsafe = ((query: string, params?: unknown[], options?: Record<string, unknown>) =>
+    unsafe(query, params as never, { ...options, prepare: true })) as PgClient["unsafe"];
+  // Transactions (`begin`) and nested ones (`savepoint`) hand their callback a reserved connection.
+  for (const method of ["begin", "savepoint"] as const) {
+    const original = (client as unknown as Record<string, unknown>)[method];
+    if (typeof original !== "function") continue;
+    const bound = original.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    (client as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      const fn = args[args.length - 1] as (tx: PgClient) => unknown;
+      return bound(...args.slice(0, -1), (tx: PgClient) => fn(alwaysPrepared(tx)));
+    };
+  }
+  return client;
 }
 
 async function openPglite(dir: string): Promise<Database> {
