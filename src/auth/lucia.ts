@@ -6,10 +6,11 @@
  *
  * One Lucia per App (it captures the App's database and token lifetime), created on first use.
  */
-import { eq, lte } from "drizzle-orm";
+import { eq, lte, sql } from "drizzle-orm";
 import { Lucia, TimeSpan, type Adapter, type DatabaseSession, type DatabaseUser } from "lucia";
 import type { App } from "../app";
 import type { Db } from "../db/client";
+import { prepared } from "../db/prepared";
 import { emailTokens, sessions, users } from "../db/schema";
 
 export interface SessionAttributes {
@@ -49,12 +50,16 @@ const toDatabaseSession = (row: SessionRow): DatabaseSession => ({
 export function drizzleSessionAdapter(db: Db): Adapter {
   return {
     async getSessionAndUser(sessionId) {
-      const rows = await db
-        .select({ session: sessions, userId: users.id })
-        .from(sessions)
-        .innerJoin(users, eq(users.id, sessions.userId))
-        .where(eq(sessions.id, sessionId))
-        .limit(1);
+      // Runs on every authenticated request: prepared once per database.
+      const rows = await prepared(db, "lucia_session_and_user", (d) =>
+        d
+          .select({ session: sessions, userId: users.id })
+          .from(sessions)
+          .innerJoin(users, eq(users.id, sessions.userId))
+          .where(eq(sessions.id, sql.placeholder("id")))
+          .limit(1)
+          .prepare("lucia_session_and_user"),
+      ).execute({ id: sessionId });
       const row = rows[0];
       if (!row) return [null, null];
       const user: DatabaseUser = { id: row.userId, attributes: {} };

@@ -7,6 +7,7 @@ import { assertLoginNotLocked, recordFailedLogin } from "../../auth/login-guard"
 import { dummyPasswordHash, hashPassword, verifyPassword } from "../../auth/passwords";
 import { createSessionTokens, type SessionMeta, type TokenPair } from "../../auth/tokens";
 import { acceptTotpCode } from "../../auth/totp";
+import { prepared } from "../../db/prepared";
 import { users } from "../../db/schema";
 import { AppError, conflict, forbidden, notFound, unauthorized } from "../../errors";
 import { verificationMail } from "../../mail/auth-mails";
@@ -110,7 +111,9 @@ export async function login(app: App, input: z.output<typeof ZLoginRequest>, met
 }
 
 export async function getAuthUser(app: App, userId: number): Promise<TAuthUserResponse> {
-  const rows = await app.db.select().from(users).where(eq(users.id, userId)).limit(1);
+  const rows = await prepared(app.db, "auth_user_by_id", (db) =>
+    db.select().from(users).where(eq(users.id, sql.placeholder("id"))).limit(1).prepare("auth_user_by_id"),
+  ).execute({ id: userId });
   const user = rows[0];
   if (!user) throw notFound("User not found");
   return toAuthUser(user);
