@@ -33,6 +33,11 @@ const ANNOUNCED_TTL = 7 * 24 * 3600;
 /** Asking per user costs one round trip each; above this, read the whole online set once. */
 const PER_USER_LOOKUP_MAX = 32;
 
+/** Every user with an open realtime connection on any instance (one broker read). */
+export async function allOnlineUserIds(app: App): Promise<number[]> {
+  return (await app.broker.leaseMembers(KEY_ONLINE)).map(Number).filter((id) => Number.isSafeInteger(id));
+}
+
 /** Which of `userIds` have an open realtime connection on any instance. */
 export async function onlineUserIds(app: App, userIds: number[]): Promise<Set<number>> {
   const ids = [...new Set(userIds)];

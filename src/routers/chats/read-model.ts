@@ -5,21 +5,21 @@
  * privacy, and member ids of small chats for online_count; then one presence lookup.
  *
  * Everything per user (flags, marks, clear point) lives on the viewer's chat_members row, so
- * nothing here scans a chat's history or its member list beyond ONLINE_COUNT_MAX_MEMBERS.
+ * nothing here scans a chat's history or its member list: online_count probes the membership index
+ * once per online user and chat.
  */
 import { sql, type SQL } from "drizzle-orm";
 import type { App } from "../../app";
 import { queryRows, type DbOrTx } from "../../db/client";
 import type { ChatRole, ChatType, MessageType, PrivacyLevel } from "../../db/schema";
 import { iso, isoOrNull } from "../../lib/time";
-import { onlineUserIds } from "../../realtime/presence";
+import { allOnlineUserIds } from "../../realtime/presence";
 import { visibleTo } from "../users/privacy";
 import type { TChatRead } from "./schemas";
 
 export const SAVED_CHAT_TITLE = "Saved Messages";
 export const DELETED_ACCOUNT_NAME = "Deleted Account";
 /** Above this many members online_count is not computed (0): presence per member would not scale. */
-export const ONLINE_COUNT_MAX_MEMBERS = 1000;
 
 type Raw = string | number | null;
 
@@ -73,6 +73,12 @@ export const idList = (ids: number[]): SQL =>
     sql`, `,
   );
 
+/**
+ * One array parameter instead of a list of them: the online set changes size all the time, and
+ * every distinct list length would be another prepared statement.
+ */
+const intArrayLiteral = (ids: number[]): string => `{${ids.filter((id) => Number.isSafeInteger(id)).join(",")}}`;
+
 export interface ChatReadOptions {
   /** Also answer chats the viewer is not a member of (a public chat seen from outside). */
   includeNonMember?: boolean;
@@ -103,20 +109,26 @@ export async function loadChatReads(app: App, db: DbOrTx, viewerId: number, chat
   if (base.length === 0) return [];
   const memberChatIds = base.filter((b) => b.role !== null).map((b) => b.id);
   const privateIds = base.filter((b) => b.type === "private" && !b.is_saved).map((b) => b.id);
-  const smallIds = base.filter((b) => b.members_count <= ONLINE_COUNT_MAX_MEMBERS && !b.is_saved).map((b) => b.id);
+  const countedIds = base.filter((b) => !b.is_saved).map((b) => b.id);
+  const onlineNow = countedIds.length ? await allOnlineUserIds(app) : [];
 
-  const [counts, counterparts, smallMembers] = await Promise.all([
+  const [counts, counterparts, onlineCounts] = await Promise.all([
     memberChatIds.length
       ? queryRows<CountRow>(
           db,
-          sql`select m.chat_id, count(*) as unread, count(mm.message_id) as mentions
+          // LATERAL makes each chat's count an index range scan of (chat_id, id) above the mark;
+          // as a plain join the planner prefers a scan of every message.
+          sql`select cm.chat_id, u.unread, u.mentions
               from chat_members cm
-              join messages m on m.chat_id = cm.chat_id and m.id > greatest(cm.last_read_message_id, cm.cleared_before_message_id)
-              left join message_mentions mm on mm.chat_id = m.chat_id and mm.user_id = ${viewerId} and mm.message_id = m.id
-              where cm.user_id = ${viewerId} and cm.chat_id in (${idList(memberChatIds)})
-                and m.sender_id <> ${viewerId} and m.deleted_at is null
-                and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = ${viewerId} and h.message_id = m.id)
-              group by m.chat_id`,
+              cross join lateral (
+                select count(*) as unread, count(mm.message_id) as mentions
+                from messages m
+                left join message_mentions mm on mm.chat_id = m.chat_id and mm.user_id = ${viewerId} and mm.message_id = m.id
+                where m.chat_id = cm.chat_id and m.id > greatest(cm.last_read_message_id, cm.cleared_before_message_id)
+                  and m.sender_id <> ${viewerId} and m.deleted_at is null
+                  and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = ${viewerId} and h.message_id = m.id)
+              ) u
+              where cm.user_id = ${viewerId} and cm.chat_id in (${idList(memberChatIds)}) and u.unread > 0`,
         )
       : Promise.resolve([]),
     privateIds.length
@@ -130,20 +142,20 @@ export async function loadChatReads(app: App, db: DbOrTx, viewerId: number, chat
               where o.chat_id in (${idList(privateIds)}) and o.user_id <> ${viewerId}`,
         )
       : Promise.resolve([]),
-    smallIds.length
-      ? queryRows<{ chat_id: number; user_id: number }>(db, sql`select chat_id, user_id from chat_members where chat_id in (${idList(smallIds)})`)
+    onlineNow.length && countedIds.length
+      ? queryRows<{ chat_id: number; online: number | string }>(
+          db,
+          sql`select chat_id, count(*) as online from chat_members
+              where chat_id in (${idList(countedIds)}) and user_id = any(${intArrayLiteral(onlineNow)}::int[])
+              group by chat_id`,
+        )
       : Promise.resolve([]),
   ]);
 
   const countsByChat = new Map(counts.map((c) => [Number(c.chat_id), c]));
   const counterpartByChat = new Map(counterparts.map((c) => [Number(c.chat_id), c]));
-  const membersByChat = new Map<number, number[]>();
-  for (const m of smallMembers) {
-    const list = membersByChat.get(Number(m.chat_id)) ?? [];
-    list.push(Number(m.user_id));
-    membersByChat.set(Number(m.chat_id), list);
-  }
-  const online = await onlineUserIds(app, [...new Set(smallMembers.map((m) => Number(m.user_id)))]);
+  const onlineByChat = new Map(onlineCounts.map((r) => [Number(r.chat_id), Number(r.online)]));
+  const online = new Set(onlineNow);
 
   const byId = new Map(base.map((b) => [Number(b.id), b]));
   const out: TChatRead[] = [];
@@ -181,7 +193,7 @@ export async function loadChatReads(app: App, db: DbOrTx, viewerId: number, chat
       unread_mentions_count: Number(count?.mentions ?? 0),
       pinned_message_id: toNumOrNull(b.pinned_message_id),
       members_count: b.members_count,
-      online_count: (membersByChat.get(id) ?? []).filter((u) => online.has(u)).length,
+      online_count: onlineByChat.get(id) ?? 0,
       subscribers_count: b.type === "channel" ? b.members_count : null,
       counterpart_user_id: isPrivate ? (cp?.id ?? null) : null,
       counterpart_name: isPrivate ? (cp?.name ?? null) : null,
