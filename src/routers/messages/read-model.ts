@@ -72,8 +72,10 @@ export function toMessageRead(row: MessageRow, status: TMessageRead["delivery_st
 export async function messageReadsFor(db: DbOrTx, rows: MessageRow[]): Promise<TMessageRead[]> {
   if (rows.length === 0) return [];
   const chatIds = [...new Set(rows.map((r) => r.chatId))];
-  const readers = await leadersBy(db, chatIds, "last_read_message_id");
-  const deliverers = await leadersBy(db, chatIds, "last_delivered_message_id");
+  const [readers, deliverers] = await Promise.all([
+    leadersBy(db, chatIds, "last_read_message_id"),
+    leadersBy(db, chatIds, "last_delivered_message_id"),
+  ]);
   return rows.map((row) =>
     toMessageRead(row, reachedByOther(readers, row) ? "read" : reachedByOther(deliverers, row) ? "delivered" : "sent"),
   );
