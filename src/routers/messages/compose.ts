@@ -71,6 +71,10 @@ export type WriteResult = { created: true; message: TMessageRead } | { created: 
  * row: the unique index decides, so two racing requests cannot both insert.
  */
 export async function writeMessage(tx: Tx, events: EventSink, m: NewMessage): Promise<WriteResult> {
+  // The chat row is locked before the id is drawn, so the sends of one chat commit (and take their
+  // event positions) in id order: live frames, /sync and history agree (test/regression/
+  // concurrent-send-order.test.ts). The update below would take this lock only after the insert.
+  await tx.execute(sql`select 1 from chats where id = ${m.chat.id} for no key update`);
   const inserted = await tx
     .insert(messages)
     .values({
