@@ -5,6 +5,8 @@
  */
 import type { App } from "./app";
 import { authenticateAccessToken, bearerToken, type AuthedUser } from "./auth/authenticate";
+import { AppError } from "./errors";
+import { isUnavailableError } from "./trpc";
 
 export interface Context {
   app: App;
@@ -34,7 +36,7 @@ export function clientIp(app: App, req: Request, remoteAddress: string | null): 
 
 export async function createContext(app: App, info: RequestInfo): Promise<Context> {
   const token = bearerToken(info.req.headers.get("authorization"));
-  const user = token ? await authenticateAccessToken(app, token) : null;
+  const user = token ? await authenticateAccessToken(app, token).catch(unavailableAs503) : null;
   return {
     app,
     user,
@@ -43,4 +45,14 @@ export async function createContext(app: App, info: RequestInfo): Promise<Contex
     userAgent: info.req.headers.get("user-agent"),
     requestId: info.requestId,
   };
+}
+
+/**
+ * The token is resolved before any procedure runs, outside the procedures' error mapping: while
+ * the database is down that lookup fails, and must answer 503 like a procedure would, not 500.
+ */
+export function unavailableAs503(err: unknown): never {
+  if (isUnavailableError(err) || isUnavailableError((err as { cause?: unknown } | null)?.cause))
+    throw new AppError("UNAVAILABLE", "Service temporarily unavailable");
+  throw err;
 }

@@ -6,7 +6,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Server } from "bun";
 import { randomBytes } from "node:crypto";
 import type { App } from "./app";
-import { createContext, type Context } from "./context";
+import { createContext, unavailableAs503, type Context } from "./context";
 import { AppError } from "./errors";
 import { handleHealth } from "./http/health";
 import { DOCS_HTML, openApiDocument } from "./http/openapi";
@@ -15,6 +15,7 @@ import { createRestBridge } from "./http/rest-bridge";
 import { handleFiles } from "./media/files-route";
 import { createGateway, type SocketData } from "./realtime/gateway";
 import { appRouter, createCaller } from "./routers/_app";
+import { appErrorAsTrpc } from "./trpc";
 import { handleWebApp } from "./web/app-route";
 
 export const API_PREFIX = "/api/v1";
@@ -70,7 +71,8 @@ export async function startServer(app: App, opts: { port?: number; hostname?: st
       endpoint: "/trpc",
       req,
       router: appRouter,
-      createContext: makeCtx,
+      // A context that cannot be built (database down) answers its AppError's status (503), not 500.
+      createContext: () => makeCtx().catch((err: unknown) => Promise.reject(err instanceof AppError ? appErrorAsTrpc(err) : err)),
       maxBatchSize: MAX_TRPC_BATCH,
       responseMeta({ errors }) {
         const retry = errors.map((e) => (e.cause instanceof AppError ? e.cause.retryAfter : undefined)).find((r) => r !== undefined);
@@ -93,10 +95,15 @@ export async function startServer(app: App, opts: { port?: number; hostname?: st
       const seen: { ctx?: Context } = {};
       let res: Response | undefined;
       try {
-        res = await route(req, url, srv, seen);
+        // Routes outside the procedures (the /ws upgrade checks its token in the database) answer
+        // 503 while a backing service is down, like procedures do.
+        res = await route(req, url, srv, seen).catch(unavailableAs503);
       } catch (err) {
-        app.log.error("request failed", { path: url.pathname, error: err instanceof Error ? err.message : String(err) });
-        res = errorResponse(500, "Internal server error");
+        if (err instanceof AppError) res = errorResponse(err.status, err.message);
+        else {
+          app.log.error("request failed", { path: url.pathname, error: err instanceof Error ? err.message : String(err) });
+          res = errorResponse(500, "Internal server error");
+        }
       }
       app.log.info("request", {
         method: req.method,

@@ -42,6 +42,11 @@ export function isUnavailableError(err: unknown): boolean {
   return /Stream isn't writeable|Connection is closed|MaxRetriesPerRequest|connect ECONNREFUSED/i.test(err.message) || err.name === "MaxRetriesPerRequestError";
 }
 
+/** An AppError raised outside a procedure (building the context) as the TRPCError of its code. */
+export function appErrorAsTrpc(err: AppError): TRPCError {
+  return new TRPCError({ code: ERROR_CODES[err.code].trpc, message: err.message, cause: err });
+}
+
 export function toTrpcError(err: unknown, ctx: Context): TRPCError {
   if (err instanceof TRPCError) {
     // Input validation is 422 on every transport (CONTRACT §2), not tRPC's default 400.

@@ -1,9 +1,15 @@
 /**
  * Fixed-window rate limits through the broker, so they hold across instances (CONTRACT §2).
  * A limit of 0 turns the check off.
+ *
+ * While Redis is unreachable a limit fails closed (the broker's error, answered 503) unless the
+ * caller passes `failOpen`: then the check is skipped with a warning. Sending messages fails open
+ * (messaging keeps working through a Redis outage, the event log is in PostgreSQL); the auth limits
+ * fail closed (docs/reliability.md "Faults").
  */
 import type { App } from "../app";
 import { rateLimited } from "../errors";
+import { isUnavailableError } from "../trpc";
 
 export async function enforceRateLimit(
   app: App,
@@ -11,8 +17,23 @@ export async function enforceRateLimit(
   subject: string,
   limit: number,
   windowSeconds = 60,
+  failOpen = false,
 ): Promise<void> {
   if (limit <= 0) return;
-  const { count, resetSeconds } = await app.broker.hit(`rl:${bucket}:${subject}`, windowSeconds);
-  if (count > limit) throw rateLimited(resetSeconds);
+  let hit: { count: number; resetSeconds: number };
+  try {
+    hit = await app.broker.hit(`rl:${bucket}:${subject}`, windowSeconds);
+  } catch (err) {
+    if (failOpen && brokerDown(err)) {
+      app.log.warn("rate limit skipped: broker unavailable", { bucket });
+      return;
+    }
+    throw err;
+  }
+  if (hit.count > limit) throw rateLimited(hit.resetSeconds);
+}
+
+/** True when `err` (or its cause) says the broker cannot be reached. */
+export function brokerDown(err: unknown): boolean {
+  return isUnavailableError(err) || isUnavailableError((err as { cause?: unknown } | null)?.cause);
 }

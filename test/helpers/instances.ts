@@ -90,16 +90,24 @@ async function spawnInstance(env: Record<string, string>): Promise<Instance> {
   };
 }
 
-/** Starts `count` instances on a fresh database and a unique Redis prefix. */
-export async function startCluster(count: number, extraEnv: Record<string, string> = {}): Promise<Cluster> {
-  if (!BASE_REDIS_URL) throw new Error("REDIS_URL is not set");
-  const db = await createTestDatabase();
+export interface ClusterOptions {
+  /** Use this database (e.g. a private server of test/helpers/private-services.ts) instead of a fresh one on DATABASE_URL; it is not dropped on stop. */
+  databaseUrl?: string;
+  /** Use this Redis instead of REDIS_URL. */
+  redisUrl?: string;
+}
+
+/** Starts `count` instances on a fresh database (or `opts.databaseUrl`) and a unique Redis prefix. */
+export async function startCluster(count: number, extraEnv: Record<string, string> = {}, opts: ClusterOptions = {}): Promise<Cluster> {
+  const redisUrl = opts.redisUrl ?? BASE_REDIS_URL;
+  if (!redisUrl) throw new Error("REDIS_URL is not set");
+  const db = opts.databaseUrl ? { url: opts.databaseUrl, drop: async () => {} } : await createTestDatabase();
   const prefix = `parley-cluster:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}:`;
   const env: Record<string, string> = {
     ...baseTestEnv("unused"),
     LOG_LEVEL: "info",
     DATABASE_URL: db.url,
-    REDIS_URL: BASE_REDIS_URL,
+    REDIS_URL: redisUrl,
     REDIS_PREFIX: prefix,
     ...extraEnv,
   };

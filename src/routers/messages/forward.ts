@@ -25,7 +25,7 @@ export async function forwardToMany(app: App, userId: number, messageId: number,
     await requireCanPost(app.db, chat, member);
     targets.push(chat);
   }
-  await enforceRateLimit(app, "message", String(userId), app.config.MESSAGE_RATE_LIMIT_PER_MINUTE);
+  await enforceRateLimit(app, "message", String(userId), app.config.MESSAGE_RATE_LIMIT_PER_MINUTE, 60, true);
   return transact(app, async (tx, events) => {
     const copies: TMessageRead[] = [];
     for (const chat of targets) {

@@ -6,7 +6,7 @@
 import type { App } from "../../app";
 import { transact } from "../../db/transact";
 import { rateLimited, unprocessable } from "../../errors";
-import { enforceRateLimit } from "../../lib/rate-limit";
+import { brokerDown, enforceRateLimit } from "../../lib/rate-limit";
 import { sha256Hex } from "../../lib/random";
 import { requireMember } from "../chats/access";
 import { findMessageRow } from "./access";
@@ -30,7 +30,7 @@ export async function sendMessage(app: App, senderId: number, input: TMessageCre
       throw unprocessable("reply_to_message_id: must be a message of this chat");
   }
 
-  await enforceRateLimit(app, "message", String(senderId), app.config.MESSAGE_RATE_LIMIT_PER_MINUTE);
+  await enforceRateLimit(app, "message", String(senderId), app.config.MESSAGE_RATE_LIMIT_PER_MINUTE, 60, true);
   const cooldown = await claimDuplicateCooldown(app, chat.id, senderId, text, clientMessageId);
   try {
     const result = await transact(app, (tx, events) =>
@@ -76,8 +76,19 @@ async function claimDuplicateCooldown(
   const key = `dup:${chatId}:${senderId}:${sha256Hex(text)}`;
   const expiresAt = Date.now() + seconds * 1000;
   const value = JSON.stringify({ c: clientMessageId, e: expiresAt });
-  if (await app.broker.setIfAbsent(key, value, seconds)) return { release: () => app.broker.del(key) };
-  const holder = parseClaim(await app.broker.get(key));
+  let claimed: boolean;
+  let raw: string | null = null;
+  try {
+    claimed = await app.broker.setIfAbsent(key, value, seconds);
+    if (!claimed) raw = await app.broker.get(key);
+  } catch (err) {
+    // Fails open like the message rate limit: a Redis outage must not stop messaging.
+    if (!brokerDown(err)) throw err;
+    app.log.warn("duplicate cooldown skipped: broker unavailable");
+    return NO_CLAIM;
+  }
+  if (claimed) return { release: () => app.broker.del(key).catch(() => {}) };
+  const holder = parseClaim(raw);
   if (holder && clientMessageId !== null && holder.c === clientMessageId) return NO_CLAIM;
   const retryAfter = holder ? Math.max(1, Math.ceil((holder.e - Date.now()) / 1000)) : seconds;
   throw rateLimited(retryAfter);
