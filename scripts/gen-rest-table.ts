@@ -20,7 +20,7 @@ export interface RestRow {
 
 export function restRows(): RestRow[] {
   const rows: RestRow[] = [];
-  for (const [name, proc] of Object.entries(appRouter._def.procedures) as [string, { _def: { meta?: Meta; type: string } }][]) {
+  for (const [name, proc] of Object.entries(appRouter._def.procedures as Record<string, unknown>) as [string, { _def: { meta?: Meta; type: string } }][]) {
     const o = proc._def.meta?.openapi;
     if (!o) continue;
     const base = o.path.startsWith("/health") ? "" : "/api/v1";
