@@ -43,8 +43,25 @@ async function syncAll(token: string, since: number, limit = 100): Promise<{ eve
 /** The comparable part of a frame: type, position, and the shared payload (not the receiver's counters). */
 const shape = (f: Frame) => ({ type: f.type, seq: f.seq, message: f.data.message, message_id: f.data.message_id, chat_id: f.data.chat_id ?? f.data.chat?.id });
 
+/**
+ * Waits until the server's tailer has published every event committed so far (the `ready` position
+ * reaches the log's head), so events written in beforeAll cannot surface after a test's `since`.
+ */
+async function tailerSettled(token: string): Promise<void> {
+  const head = (await syncAll(token, 0)).next;
+  for (let i = 0; i < 200; i++) {
+    const probe = await WsClient.connect(server.url, token);
+    const at = Number((await probe.waitFor((f) => f.type === "ready")).data.seq);
+    await probe.close();
+    if (at >= head) return;
+    await Bun.sleep(25);
+  }
+  throw new Error("tailer never reached the log head");
+}
+
 describe("resume", () => {
   test("since= replays exactly the missed events, in order, then goes live; /sync and tRPC agree", async () => {
+    await tailerSettled(bob.token);
     const watcher = await WsClient.connect(server.url, bob.token);
     const first = await WsClient.connect(server.url, bob.token);
     const ready = await first.waitFor((f) => f.type === "ready");
