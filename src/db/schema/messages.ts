@@ -30,9 +30,7 @@ export const messages = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.chatId, t.id] }),
-    // Hash, not B-tree: a lookup by id alone stays one step, but the planner can no longer walk it in
-    // id order and filter by chat (it did, over every chat's messages); ordered reads use the primary key.
-    index("messages_id_idx").using("hash", t.id),
+    index("messages_id_idx").on(t.id),
     uniqueIndex("messages_client_id_key").on(t.chatId, t.senderId, t.clientMessageId),
     index("messages_reply_idx").on(t.chatId, t.replyToMessageId),
     index("messages_text_trgm").using("gin", sql`lower(${t.text}) gin_trgm_ops`),
