@@ -13,6 +13,7 @@ import type { App } from "../app";
 import { queryRows } from "../db/client";
 import { chatReadsFor } from "../routers/chats/read-model";
 import type { EventData, LoggedEvent } from "./event-types";
+import { idList } from "../db/sql-fragments";
 
 /** Above this many local receivers of one chat event, one shared frame goes to the chat topic. */
 export const PERSONAL_FANOUT_LIMIT = 100;
@@ -45,10 +46,7 @@ export function chatIdOf(e: LoggedEvent): number | null {
 export async function countersFor(app: App, chatId: number, userIds: number[]): Promise<Map<number, Counters>> {
   const out = new Map<number, Counters>();
   if (userIds.length === 0) return out;
-  const ids = sql.join(
-    userIds.map((id) => sql`${id}`),
-    sql`, `,
-  );
+  const ids = idList(userIds);
   const rows = await queryRows<{ user_id: number; unread: string | number; mentions: string | number }>(
     app.db,
     sql`select cm.user_id, count(m.id) as unread, count(mm.message_id) as mentions

@@ -11,6 +11,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { App } from "../../app";
 import { queryRows, type DbOrTx } from "../../db/client";
+import { idList } from "../../db/sql-fragments";
 import type { ChatRole, ChatType, MessageType, PrivacyLevel } from "../../db/schema";
 import { iso, isoOrNull } from "../../lib/time";
 import { allOnlineUserIds } from "../../realtime/presence";
@@ -67,11 +68,6 @@ interface CounterpartRow {
 const toDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v));
 const toDateOrNull = (v: Date | string | null): Date | null => (v === null ? null : toDate(v));
 const toNumOrNull = (v: Raw): number | null => (v === null ? null : Number(v));
-export const idList = (ids: number[]): SQL =>
-  sql.join(
-    ids.map((id) => sql`${id}`),
-    sql`, `,
-  );
 
 /**
  * One array parameter instead of a list of them: the online set changes size all the time, and

@@ -11,12 +11,12 @@ import { iso } from "../../lib/time";
 import { CHAT_NOT_FOUND, requireMemberForAction, requireVisibleChat, type MemberRow } from "./access";
 import { loadChatReads, SAVED_CHAT_TITLE } from "./read-model";
 import type { TChatDetailRead, TChatDiscoverRead, TChatListQuery, TChatMemberRead, TChatNotificationSettingsRead, TChatRead } from "./schemas";
+import { containsPattern } from "../../db/sql-fragments";
 
 /** Detail pages list at most this many members; GET /chats/{id}/members is the full list. */
 export const DETAIL_MEMBERS_LIMIT = 1000;
 
 /** `%text%` for LIKE, with the user's own wildcards taken literally. */
-export const likePattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /** One ChatRead; 404 unless the viewer may see the chat. */
 export async function getChatRead(app: App, db: DbOrTx, viewerId: number, chatId: number): Promise<TChatRead> {
@@ -57,7 +57,7 @@ export async function listChats(app: App, viewerId: number, opts: ListChatsOptio
   }
   const text = opts.query?.trim().replace(/^@/, "") ?? "";
   if (text) {
-    const pattern = likePattern(text);
+    const pattern = containsPattern(text);
     conditions.push(sql`(
       lower(coalesce(c.title, '')) like ${pattern}
       or coalesce(c.handle, '') like ${pattern}
@@ -80,7 +80,7 @@ export async function listChats(app: App, viewerId: number, opts: ListChatsOptio
 /** Public groups and channels by title or handle; biggest first. */
 export async function discoverChats(app: App, viewerId: number, query: string | undefined, limit: number): Promise<TChatDiscoverRead[]> {
   const text = query?.trim().replace(/^@/, "") ?? "";
-  const filter = text ? sql`and (lower(coalesce(c.title, '')) like ${likePattern(text)} or coalesce(c.handle, '') like ${likePattern(text)})` : sql``;
+  const filter = text ? sql`and (lower(coalesce(c.title, '')) like ${containsPattern(text)} or coalesce(c.handle, '') like ${containsPattern(text)})` : sql``;
   const rows = await queryRows<{
     id: number;
     public_id: string;

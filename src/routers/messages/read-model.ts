@@ -10,6 +10,7 @@ import { queryRows, type DbOrTx } from "../../db/client";
 import type { messages } from "../../db/schema";
 import { iso } from "../../lib/time";
 import type { TMessageRead } from "./schemas";
+import { idList } from "../../db/sql-fragments";
 
 export type MessageRow = typeof messages.$inferSelect;
 
@@ -21,10 +22,7 @@ interface Mark {
 type Leaders = Map<number, Mark[]>;
 
 async function leadersBy(db: DbOrTx, chatIds: number[], column: "last_read_message_id" | "last_delivered_message_id"): Promise<Leaders> {
-  const ids = sql.join(
-    chatIds.map((id) => sql`${id}`),
-    sql`, `,
-  );
+  const ids = idList(chatIds);
   const rows = await queryRows<{ chat_id: number; user_id: number; mark: string | number }>(
     db,
     sql`select c.chat_id, l.user_id, l.mark

@@ -11,9 +11,8 @@ import { requireMember } from "../chats/access";
 import { visibleToJoinedMember } from "./access";
 import { messageReadsFor } from "./read-model";
 import type { TMessageRead } from "./schemas";
+import { containsPattern } from "../../db/sql-fragments";
 
-/** `%`, `_` and `\` match themselves. */
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 export async function searchMessages(
   db: DbOrTx,
@@ -23,7 +22,7 @@ export async function searchMessages(
   const query = input.query.trim();
   if (query.length === 0) return [];
   if (input.chat_id !== undefined) await requireMember(db, input.chat_id, viewerId);
-  const pattern = `%${escapeLike(query.toLowerCase())}%`;
+  const pattern = containsPattern(query);
   const rows = await db
     .select({ message: messages })
     .from(messages)

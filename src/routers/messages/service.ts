@@ -2,7 +2,7 @@
  * Reading and changing existing messages (CONTRACT §6). Sending lives in send.ts, forwarding in
  * forward.ts, reactions in reactions.ts, search in search.ts.
  */
-import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { App } from "../../app";
 import { queryRows, type DbOrTx } from "../../db/client";
 import { chatMembers, messageHides, messageMentions, messages } from "../../db/schema";

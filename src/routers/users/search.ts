@@ -14,6 +14,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { queryRows, type DbOrTx } from "../../db/client";
 import { userCardsFor } from "./cards";
 import type { TUserSearchRead } from "./schemas";
+import { escapeLike } from "../../db/sql-fragments";
 
 /** Trim, drop one leading `@`, trim again; null when under 2 characters. */
 export function normalizeSearchTerm(raw: string): string | null {
@@ -22,8 +23,6 @@ export function normalizeSearchTerm(raw: string): string | null {
   return [...term].length < 2 ? null : term;
 }
 
-/** Escapes LIKE metacharacters (`_` is common in usernames) for the default `\` escape. */
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 interface Hit {
   id: number;
