@@ -10,9 +10,10 @@ import postgres from "postgres";
 export const ROOT = resolve(import.meta.dir, "../..");
 export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
-export const BENCH_DB = "parley_bench";
+/** Overridable so that two people (or helpers) can benchmark side by side without dropping each other's data. */
+export const BENCH_DB = /^[a-z_][a-z0-9_]*$/.test(process.env.BENCH_DB ?? "") ? (process.env.BENCH_DB as string) : "parley_bench";
 export const BENCH_JWT_SECRET = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz";
-export const REDIS_PREFIX = "parley-bench:";
+export const REDIS_PREFIX = BENCH_DB === "parley_bench" ? "parley-bench:" : `${BENCH_DB}:`;
 
 export function benchDbUrl(): string {
   const u = new URL(PG_ADMIN_URL);
