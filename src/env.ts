@@ -95,6 +95,8 @@ const EnvSchema = z.object({
   WS_ALLOWED_ORIGINS: optionalString,
   /** Realtime presence lease: a crashed instance's users go offline within this many seconds. */
   PRESENCE_LEASE_SECONDS: nonNegativeInt(30).refine((n) => n >= 2, "must be at least 2"),
+  /** How long a confirmed session is trusted without another lookup; the contract allows 1 s of revocation lag. */
+  SESSION_CACHE_MS: nonNegativeInt(1000).refine((n) => n <= 1000, "must be at most 1000 (revocation must take effect within one second)"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
 

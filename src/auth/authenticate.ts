@@ -1,7 +1,8 @@
 /**
- * Turns a bearer access token into the caller. The session is validated through lucia on every
- * request (one primary-key join), so a revoked session is refused at once on every instance — no
- * cache to invalidate. `last_used_at` is written at most once a minute per session so the check
+ * Turns a bearer access token into the caller. The session is validated through lucia (one
+ * primary-key join) unless PostgreSQL confirmed it less than SESSION_CACHE_MS ago
+ * (session-cache.ts: revocations drop entries at once, and never take effect later than the
+ * contract's one second). `last_used_at` is written at most once a minute per session so the check
  * stays a read.
  */
 import { eq } from "drizzle-orm";
@@ -9,6 +10,7 @@ import type { App } from "../app";
 import { sessions } from "../db/schema";
 import { verifyJwt } from "./jwt";
 import { luciaFor } from "./lucia";
+import { sessionCacheFor } from "./session-cache";
 
 export interface AuthedUser {
   id: number;
@@ -22,11 +24,27 @@ export async function authenticateAccessToken(app: App, token: string): Promise<
   if (!claims) return null;
   const userId = Number(claims.sub);
   if (!Number.isSafeInteger(userId)) return null;
+  const cache = sessionCacheFor(app);
+  const cached = cache.get(claims.jti);
+  if (cached) {
+    if (cached.userId !== userId) return null;
+    touchIfStale(app, claims.jti, cached.lastUsedAt);
+    return { id: userId, sessionId: claims.jti };
+  }
+  const lookupStartedAt = Date.now();
   const { session } = await luciaFor(app).validateSession(claims.jti);
   if (!session || session.userId !== userId) return null;
   const lastUsed = session.lastUsedAt?.getTime() ?? 0;
-  if (Date.now() - lastUsed > LAST_USED_RESOLUTION_MS) touchSession(app, session.id);
+  cache.remember(session.id, { userId, expiresAt: session.expiresAt.getTime(), lastUsedAt: lastUsed }, lookupStartedAt);
+  touchIfStale(app, session.id, lastUsed);
   return { id: userId, sessionId: session.id };
+}
+
+function touchIfStale(app: App, sessionId: string, lastUsed: number): void {
+  const now = Date.now();
+  if (now - lastUsed <= LAST_USED_RESOLUTION_MS) return;
+  sessionCacheFor(app).markUsed(sessionId, now);
+  touchSession(app, sessionId);
 }
 
 /** Best effort and off the request path: a lost `last_used_at` write is harmless. */

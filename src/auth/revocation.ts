@@ -1,12 +1,14 @@
 /**
- * The one way sessions end before they expire. Deleting the row is what makes tokens stop working:
- * every request re-reads its session (authenticate.ts), so the refusal is immediate on every
- * instance. The broker message afterwards lets the realtime gateway close sockets of those sessions.
+ * The one way sessions end before they expire. Deleting the row is what makes tokens stop working.
+ * After commit, `announceRevoked` drops the sessions from this instance's session cache and tells
+ * every instance through the broker: their caches drop them too and the realtime gateway closes
+ * their sockets. If that message is lost, cached confirmations still expire within one second.
  */
 import { and, eq, ne } from "drizzle-orm";
 import type { App } from "../app";
 import type { DbOrTx } from "../db/client";
 import { sessions } from "../db/schema";
+import { sessionCacheFor } from "./session-cache";
 
 export const SESSIONS_REVOKED_CHANNEL = "sessions:revoked";
 
@@ -32,6 +34,7 @@ export async function deleteSessions(db: DbOrTx, userId: number, scope: RevokeSc
 /** Tells every instance (after commit) that these sessions are gone. */
 export async function announceRevoked(app: App, revoked: RevokedSessions): Promise<void> {
   if (revoked.sessionIds.length === 0) return;
+  sessionCacheFor(app).forget(revoked.sessionIds);
   try {
     await app.broker.publish(
       SESSIONS_REVOKED_CHANNEL,
