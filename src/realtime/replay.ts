@@ -11,7 +11,7 @@
  * after the position at which that membership began (`chat_members.joined_seq`). A removed member
  * therefore replays nothing more of that chat; their own `chat_deleted` user event tells them so.
  */
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { queryRows, type DbOrTx } from "../db/client";
 import type { DurableEventType, EventData, LoggedEvent } from "./event-types";
 
@@ -51,23 +51,30 @@ export async function readLog(db: DbOrTx, after: number, limit: number): Promise
   return rows.map(toEvent);
 }
 
-/** Events in (after, upto] that `userId` may see, in order; `upto` null reads to the end. */
-export async function readVisible(db: DbOrTx, userId: number, after: number, upto: number | null, limit: number): Promise<LoggedEvent[]> {
+/**
+ * The statement of `readVisible`. `ce.seq > after` is stated on its own next to the joined_seq
+ * bound: inside `greatest()` it cannot bound an index scan on `seq`, and the planner then walked
+ * the seq index from the log's start, filtering (/sync: 110,000 buffers instead of 650 for a page
+ * near the end of the benchmark's log).
+ */
+export function visibleEventsQuery(userId: number, after: number, upto: number | null, limit: number): SQL {
   const top = upto ?? Number.MAX_SAFE_INTEGER;
-  const rows = await queryRows<EventRow>(
-    db,
-    sql`select * from (
+  return sql`select * from (
           (select ce.seq, ce.chat_id, null::int as user_id, ce.type, ce.data, ce.created_at
              from chat_members m
-             join chat_events ce on ce.chat_id = m.chat_id and ce.seq > greatest(${after}::bigint, m.joined_seq) and ce.seq <= ${top}
+             join chat_events ce on ce.chat_id = m.chat_id and ce.seq > ${after}::bigint and ce.seq > greatest(${after}::bigint, m.joined_seq) and ce.seq <= ${top}
             where m.user_id = ${userId}
             order by ce.seq limit ${limit})
           union all
           (select seq, null::int as chat_id, user_id, type, data, created_at from user_events
             where user_id = ${userId} and seq > ${after} and seq <= ${top}
             order by seq limit ${limit})
-        ) e order by seq limit ${limit}`,
-  );
+        ) e order by seq limit ${limit}`;
+}
+
+/** Events in (after, upto] that `userId` may see, in order; `upto` null reads to the end. */
+export async function readVisible(db: DbOrTx, userId: number, after: number, upto: number | null, limit: number): Promise<LoggedEvent[]> {
+  const rows = await queryRows<EventRow>(db, visibleEventsQuery(userId, after, upto, limit));
   return rows.map(toEvent);
 }
 
