@@ -8,8 +8,23 @@ export const idList = (ids: number[]): SQL =>
     sql`, `,
   );
 
+/**
+ * A list of ids as ONE array parameter (`unnest(${intArray(ids)}::int[])`, `= any(...)`): one
+ * prepared statement whatever the length, where `idList` makes one per distinct length.
+ */
+export const intArray = (ids: number[]): SQL => sql`${`{${ids.filter((id) => Number.isSafeInteger(id)).join(",")}}`}`;
+
 /** Escapes LIKE metacharacters (`%`, `_`, `\`) for the default `\` escape. */
 export const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** Case-insensitive "contains" pattern for `lower(column) like ...`. */
 export const containsPattern = (text: string): string => `%${escapeLike(text.toLowerCase())}%`;
+
+/**
+ * A page size written into the statement instead of bound: PostgreSQL plans a prepared statement
+ * once for all values after a few runs, and with `limit $n` that plan assumes a tenth of the table.
+ */
+export function literalLimit(limit: number): SQL {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new Error(`not a page size: ${limit}`);
+  return sql.raw(String(limit));
+}

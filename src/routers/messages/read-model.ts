@@ -1,16 +1,19 @@
 /**
- * MessageRead for rows, with `delivery_status` computed per page in two queries whatever the page
+ * MessageRead for rows, with `delivery_status` computed per page in one query whatever the page
  * size: for every chat on the page, the two members furthest ahead by read mark and the two by
  * delivered mark (index chat_members (chat_id, last_*_message_id)). Two are enough because the
  * sender is at most one of them: the furthest other member is the first, or the second when the
  * first is the sender.
+ *
+ * Pages that are read straight from `messages` (history, search) select `messageReadColumns`
+ * instead and get the status from the same statement (see `deliveryStatusSql`).
  */
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { queryRows, type DbOrTx } from "../../db/client";
 import type { messages } from "../../db/schema";
 import { iso } from "../../lib/time";
 import type { TMessageRead } from "./schemas";
-import { idList } from "../../db/sql-fragments";
+import { intArray } from "../../db/sql-fragments";
 
 export type MessageRow = typeof messages.$inferSelect;
 
@@ -21,27 +24,31 @@ interface Mark {
 
 type Leaders = Map<number, Mark[]>;
 
-async function leadersBy(db: DbOrTx, chatIds: number[], column: "last_read_message_id" | "last_delivered_message_id"): Promise<Leaders> {
-  const ids = idList(chatIds);
-  const rows = await queryRows<{ chat_id: number; user_id: number; mark: string | number }>(
+/** The read leaders and the delivered leaders of each chat, in one statement. */
+async function leadersOf(db: DbOrTx, chatIds: number[]): Promise<{ readers: Leaders; deliverers: Leaders }> {
+  const leaders = (column: SQL) => sql`
+    select cm.user_id, ${column} as mark from chat_members cm
+    where cm.chat_id = c.chat_id and ${column} > 0
+    order by ${column} desc limit 2`;
+  const rows = await queryRows<{ chat_id: number; kind: "read" | "delivered"; user_id: number; mark: string | number }>(
     db,
-    sql`select c.chat_id, l.user_id, l.mark
-        from unnest(array[${ids}]::int[]) as c(chat_id)
-        cross join lateral (
-          select cm.user_id, cm.${sql.raw(column)} as mark
-          from chat_members cm
-          where cm.chat_id = c.chat_id and cm.${sql.raw(column)} > 0
-          order by cm.${sql.raw(column)} desc
-          limit 2
-        ) l`,
+    sql`select c.chat_id, 'read' as kind, r.user_id, r.mark
+        from unnest(${intArray(chatIds)}::int[]) as c(chat_id)
+        cross join lateral (${leaders(sql`cm.last_read_message_id`)}) r
+        union all
+        select c.chat_id, 'delivered', d.user_id, d.mark
+        from unnest(${intArray(chatIds)}::int[]) as c(chat_id)
+        cross join lateral (${leaders(sql`cm.last_delivered_message_id`)}) d`,
   );
-  const out: Leaders = new Map();
+  const readers: Leaders = new Map();
+  const deliverers: Leaders = new Map();
   for (const r of rows) {
+    const out = r.kind === "read" ? readers : deliverers;
     const list = out.get(Number(r.chat_id)) ?? [];
     list.push({ userId: Number(r.user_id), messageId: Number(r.mark) });
     out.set(Number(r.chat_id), list);
   }
-  return out;
+  return { readers, deliverers };
 }
 
 /** True when a member other than the sender has a mark at or past the message. */
@@ -69,11 +76,7 @@ export function toMessageRead(row: MessageRow, status: TMessageRead["delivery_st
 /** MessageRead for each row, in the rows' order. */
 export async function messageReadsFor(db: DbOrTx, rows: MessageRow[]): Promise<TMessageRead[]> {
   if (rows.length === 0) return [];
-  const chatIds = [...new Set(rows.map((r) => r.chatId))];
-  const [readers, deliverers] = await Promise.all([
-    leadersBy(db, chatIds, "last_read_message_id"),
-    leadersBy(db, chatIds, "last_delivered_message_id"),
-  ]);
+  const { readers, deliverers } = await leadersOf(db, [...new Set(rows.map((r) => r.chatId))]);
   return rows.map((row) =>
     toMessageRead(row, reachedByOther(readers, row) ? "read" : reachedByOther(deliverers, row) ? "delivered" : "sent"),
   );
@@ -83,4 +86,54 @@ export async function messageReadFor(db: DbOrTx, row: MessageRow): Promise<TMess
   const [read] = await messageReadsFor(db, [row]);
   if (!read) throw new Error("unreachable: one row in, one read out");
   return read;
+}
+
+/**
+ * The status rule above for a row of `messages m` inside a statement: is there a member other than
+ * the sender whose read (delivered) mark is at or past the message? Each test is one step on
+ * chat_members (chat_id, last_*_message_id): the first entry at or past the id answers it unless
+ * it is the sender's, and then the next one does.
+ */
+export const deliveryStatusSql = sql`case
+  when exists (select 1 from chat_members r where r.chat_id = m.chat_id and r.last_read_message_id >= m.id and r.user_id <> m.sender_id) then 'read'
+  when exists (select 1 from chat_members d where d.chat_id = m.chat_id and d.last_delivered_message_id >= m.id and d.user_id <> m.sender_id) then 'delivered'
+  else 'sent' end`;
+
+/** What a statement selects from `messages m` to build a MessageRead (`toMessageReadFromRow`). */
+export const messageReadColumns = sql`m.id, m.chat_id, m.sender_id, m.reply_to_message_id, m.forwarded_from_message_id, m.type, m.text,
+  m.attachment_waveform, m.created_at, m.updated_at, ${deliveryStatusSql} as delivery_status`;
+
+type BigintText = string | number;
+
+export interface MessageReadRow {
+  id: BigintText;
+  chat_id: number;
+  sender_id: number;
+  reply_to_message_id: BigintText | null;
+  forwarded_from_message_id: BigintText | null;
+  type: TMessageRead["type"];
+  text: string | null;
+  attachment_waveform: number[] | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+  delivery_status: TMessageRead["delivery_status"];
+}
+
+const isoOf = (v: Date | string): string => iso(v instanceof Date ? v : new Date(v));
+const bigOrNull = (v: BigintText | null): number | null => (v === null ? null : Number(v));
+
+export function toMessageReadFromRow(r: MessageReadRow): TMessageRead {
+  return {
+    id: Number(r.id),
+    chat_id: Number(r.chat_id),
+    sender_id: Number(r.sender_id),
+    reply_to_message_id: bigOrNull(r.reply_to_message_id),
+    forwarded_from_message_id: bigOrNull(r.forwarded_from_message_id),
+    type: r.type,
+    text: r.text,
+    delivery_status: r.delivery_status,
+    attachment_waveform: r.attachment_waveform ?? null,
+    created_at: isoOf(r.created_at),
+    updated_at: isoOf(r.updated_at),
+  };
 }
