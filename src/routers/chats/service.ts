@@ -9,9 +9,9 @@ import { chatMembers } from "../../db/schema";
 import { notFound, unprocessable } from "../../errors";
 import { iso } from "../../lib/time";
 import { CHAT_NOT_FOUND, requireMemberForAction, requireVisibleChat, type MemberRow } from "./access";
-import { loadChatReads, SAVED_CHAT_TITLE } from "./read-model";
+import { loadChatReads, loadChatReadsOf, SAVED_CHAT_TITLE } from "./read-model";
 import type { TChatDetailRead, TChatDiscoverRead, TChatListQuery, TChatMemberRead, TChatNotificationSettingsRead, TChatRead } from "./schemas";
-import { containsPattern } from "../../db/sql-fragments";
+import { containsPattern, literalLimit } from "../../db/sql-fragments";
 
 /** Detail pages list at most this many members; GET /chats/{id}/members is the full list. */
 export const DETAIL_MEMBERS_LIMIT = 1000;
@@ -30,7 +30,7 @@ export type ListChatsOptions = Pick<TChatListQuery, "limit" | "before_id" | "que
 /**
  * The viewer's chat list (CONTRACT §5): pinned chats first (most recently pinned first), then by
  * last activity, newest first; chat id breaks ties so the order is total and `before_id` paging
- * visits every chat exactly once. Two queries for the page of ids, then the read model.
+ * visits every chat exactly once. One statement: the page of ids feeds the read model.
  *
  * The sort key is (pinned, pinned_at or last_activity_at, id), compared as a row value in SQL so
  * the cursor keeps PostgreSQL's microsecond precision.
@@ -67,14 +67,13 @@ export async function listChats(app: App, viewerId: number, opts: ListChatsOptio
         select 1 from chat_members o join users u on u.id = o.user_id
         where o.chat_id = c.id and o.user_id <> ${viewerId} and lower(u.name) like ${pattern})))`);
   }
-  const rows = await queryRows<{ id: number }>(
-    db,
-    sql`select c.id from chat_members cm join chats c on c.id = cm.chat_id
+  // The page of ids and their ChatReads in one statement.
+  const page = sql`select c.id, row_number() over (order by (cm.pinned_at is not null)::int desc, coalesce(cm.pinned_at, c.last_activity_at) desc, c.id desc) as ord
+        from chat_members cm join chats c on c.id = cm.chat_id
         where ${sql.join(conditions, sql` and `)}
         order by (cm.pinned_at is not null)::int desc, coalesce(cm.pinned_at, c.last_activity_at) desc, c.id desc
-        limit ${opts.limit}`,
-  );
-  return loadChatReads(app, db, viewerId, rows.map((r) => Number(r.id)));
+        limit ${literalLimit(opts.limit)}`;
+  return loadChatReadsOf(app, db, viewerId, page);
 }
 
 /** Public groups and channels by title or handle; biggest first. */
