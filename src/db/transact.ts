@@ -4,6 +4,7 @@
  */
 import type { App } from "../app";
 import { EventSink, writeEvents } from "../realtime/event-log";
+import { encodeWakeUp } from "../realtime/wake-up";
 import type { Tx } from "./client";
 
 export async function transact<T>(app: App, fn: (tx: Tx, events: EventSink) => Promise<T>): Promise<T> {
@@ -15,7 +16,8 @@ export async function transact<T>(app: App, fn: (tx: Tx, events: EventSink) => P
     return value;
   });
   if (lastSeq !== null) {
-    app.broker.publish(app.eventsChannel, String(lastSeq)).catch((err: unknown) => {
+    // The wake-up carries the committed events when small (realtime/wake-up.ts).
+    app.broker.publish(app.eventsChannel, encodeWakeUp(sink.pending, lastSeq)).catch((err: unknown) => {
       // The tailers also poll, so a lost wake-up only delays delivery.
       app.log.warn("event wake-up not published", { error: String(err) });
     });

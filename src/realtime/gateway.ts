@@ -155,7 +155,7 @@ export function createGateway(app: App): Gateway {
     return e.userId !== null && liveByUser.has(e.userId) ? [e.userId] : null;
   }
 
-  const tailer = new Tailer<PersonalData>(app, {
+  const tailer: Tailer<PersonalData> = new Tailer<PersonalData>(app, {
     async prepare(events) {
       const wanted: { event: LoggedEvent; userIds: number[] }[] = [];
       for (const event of events) {
@@ -164,7 +164,7 @@ export function createGateway(app: App): Gateway {
       }
       if (wanted.length === 0) return new Map();
       try {
-        return await personalize(app, wanted);
+        return await personalize(app, wanted, tailer.counters);
       } catch (err) {
         // Receivers then get the shared frame; absolute counters heal on the next event.
         app.log.warn("personal event data failed", { error: String(err) });

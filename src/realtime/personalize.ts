@@ -12,18 +12,14 @@ import { sql } from "drizzle-orm";
 import type { App } from "../app";
 import { queryRows } from "../db/client";
 import { chatReadsFor } from "../routers/chats/read-model";
-import type { EventData, LoggedEvent } from "./event-types";
 import { idList } from "../db/sql-fragments";
+import type { EventData, LoggedEvent } from "./event-types";
+import { countersQuery, type CounterRow, type Counters, type LiveCounters } from "./live-counters";
 
 /** Above this many local receivers of one chat event, one shared frame goes to the chat topic. */
 export const PERSONAL_FANOUT_LIMIT = 100;
 
 const COUNTER_TYPES = new Set(["message_created", "message_deleted", "message_read"]);
-
-export interface Counters {
-  unread_count: number;
-  unread_mentions_count: number;
-}
 
 /** True when the event's frame differs per receiver. */
 export function isPersonal(e: LoggedEvent): boolean {
@@ -42,34 +38,32 @@ export function chatIdOf(e: LoggedEvent): number | null {
   return null;
 }
 
-/** Absolute unread counters of `userIds` in one chat (same rules as ChatRead). */
-export async function countersFor(app: App, chatId: number, userIds: number[]): Promise<Map<number, Counters>> {
+/** Absolute unread counters of one user in `chatIds` (same rules as ChatRead), one query. */
+export async function countersOfUser(app: App, userId: number, chatIds: number[]): Promise<Map<number, Counters>> {
   const out = new Map<number, Counters>();
-  if (userIds.length === 0) return out;
-  const ids = idList(userIds);
-  const rows = await queryRows<{ user_id: number; unread: string | number; mentions: string | number }>(
-    app.db,
-    sql`select cm.user_id, count(m.id) as unread, count(mm.message_id) as mentions
-        from chat_members cm
-        left join messages m on m.chat_id = cm.chat_id and m.id > greatest(cm.last_read_message_id, cm.cleared_before_message_id)
-          and m.sender_id <> cm.user_id and m.deleted_at is null
-          and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = cm.user_id and h.message_id = m.id)
-        left join message_mentions mm on mm.chat_id = m.chat_id and mm.user_id = cm.user_id and mm.message_id = m.id
-        where cm.chat_id = ${chatId} and cm.user_id in (${ids})
-        group by cm.user_id`,
-  );
-  for (const r of rows) out.set(Number(r.user_id), { unread_count: Number(r.unread), unread_mentions_count: Number(r.mentions) });
+  if (chatIds.length === 0) return out;
+  const rows = await queryRows<CounterRow>(app.db, countersQuery(sql`cm.user_id = ${userId} and cm.chat_id in (${idList(chatIds)})`, 0));
+  for (const r of rows) out.set(Number(r.chat_id), { unread_count: Number(r.unread), unread_mentions_count: Number(r.mentions) });
   return out;
 }
 
 /** Personal data of each (event, receiver) pair: `personal.get(seq)?.get(userId)`. */
 export type PersonalData = Map<number, Map<number, EventData>>;
 
+/** Where counters come from: the tailer's live counters, or one query for a replaying user's page. */
+type CounterSource = { live: LiveCounters } | { userId: number };
+
 /**
  * Builds the personal frames' data for `wanted`: each event with the receivers that need it.
- * Counters are read once per chat for all its receivers; ChatReads once per receiver.
+ * Live frames (the tailer's batch) take counters from `live`, which the tailer has advanced
+ * through this batch; a message_created frame counts up to its own message. ChatReads are read
+ * once per receiver.
  */
-export async function personalize(app: App, wanted: { event: LoggedEvent; userIds: number[] }[]): Promise<PersonalData> {
+export async function personalize(app: App, wanted: { event: LoggedEvent; userIds: number[] }[], live: LiveCounters): Promise<PersonalData> {
+  return build(app, wanted, { live });
+}
+
+async function build(app: App, wanted: { event: LoggedEvent; userIds: number[] }[], source: CounterSource): Promise<PersonalData> {
   const out: PersonalData = new Map();
   const counterUsers = new Map<number, Set<number>>();
   const chatReadWanted = new Map<number, Set<number>>();
@@ -88,12 +82,15 @@ export async function personalize(app: App, wanted: { event: LoggedEvent; userId
       }
     }
   }
-  const counters = new Map<number, Map<number, Counters>>();
-  await Promise.all(
-    [...counterUsers].map(async ([chatId, users]) => {
-      counters.set(chatId, await countersFor(app, chatId, [...users]));
-    }),
-  );
+  let countersOf: (chatId: number, userId: number, event: LoggedEvent) => Counters | undefined;
+  if ("live" in source) {
+    const { live } = source;
+    await Promise.all([...counterUsers].map(([chatId, users]) => live.ensure(chatId, users)));
+    countersOf = (chatId, userId, event) => live.peek(chatId, userId, event.type === "message_created" ? createdId(event) : undefined);
+  } else {
+    const counters = await countersOfUser(app, source.userId, [...counterUsers.keys()]);
+    countersOf = (chatId) => counters.get(chatId);
+  }
   const chatReads = new Map<number, Map<number, unknown>>();
   await Promise.all(
     [...chatReadWanted].map(async ([userId, chatIds]) => {
@@ -107,7 +104,7 @@ export async function personalize(app: App, wanted: { event: LoggedEvent; userId
     const perUser = new Map<number, EventData>();
     for (const u of userIds) {
       if (COUNTER_TYPES.has(event.type)) {
-        const c = counters.get(chatId)?.get(u);
+        const c = countersOf(chatId, u, event);
         if (c) perUser.set(u, { ...event.data, ...c });
       } else {
         const chat = chatReads.get(u)?.get(chatId);
@@ -119,10 +116,15 @@ export async function personalize(app: App, wanted: { event: LoggedEvent; userId
   return out;
 }
 
+function createdId(e: LoggedEvent): number | undefined {
+  const m = e.data.message;
+  return m && typeof m === "object" && "id" in m && typeof m.id === "number" ? m.id : undefined;
+}
+
 /** One user's frames' data for a replay page (resume, GET /sync). */
 export async function personalizeFor(app: App, userId: number, events: LoggedEvent[]): Promise<Map<number, EventData>> {
   const wanted = events.filter(isPersonal).map((event) => ({ event, userIds: [userId] }));
-  const data = await personalize(app, wanted);
+  const data = await build(app, wanted, { userId });
   const out = new Map<number, EventData>();
   for (const [seq, perUser] of data) {
     const d = perUser.get(userId);

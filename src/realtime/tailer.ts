@@ -6,11 +6,14 @@
  *
  * Woken by the broker's events channel (a hint: Redis pub/sub may drop it) and by a fallback poll.
  * `prepare` runs before delivery (asynchronous work such as per-receiver data); the cursor cannot
- * move while it runs because only one read loop exists.
+ * move while it runs because only one read loop exists. Before `prepare`, the live unread counters
+ * are advanced through the batch (live-counters.ts), so they follow the log in its order.
  */
 import type { App } from "../app";
 import type { LoggedEvent } from "./event-types";
+import { LiveCounters } from "./live-counters";
 import { committedHead, readLog } from "./replay";
+import { decodeWakeUp } from "./wake-up";
 
 const BATCH = 500;
 
@@ -28,12 +31,16 @@ export class Tailer<P> {
   private unsubscribe: (() => Promise<void>) | undefined;
   private idleWaiters: (() => void)[] = [];
   private positioned = false;
+  /** Unread counters for this instance's live frames, advanced by every batch read. */
+  readonly counters: LiveCounters;
 
   constructor(
     private readonly app: App,
     private readonly hooks: TailerHooks<P>,
     private readonly pollMs = 500,
-  ) {}
+  ) {
+    this.counters = new LiveCounters(app);
+  }
 
   /** Every event at or below this position has been delivered by this instance. */
   get cursor(): number {
@@ -51,20 +58,25 @@ export class Tailer<P> {
       () => false,
     );
     this.unsubscribe = await this.app.broker.subscribe(this.app.eventsChannel, (message) => {
-      const seq = Number(message);
-      if (!Number.isFinite(seq) || seq > this._cursor) this.kick();
+      const wake = decodeWakeUp(message);
+      if (!wake) this.kick();
+      else if (wake.last > this._cursor) this.kick(wake.events);
     });
     this.timer = setInterval(() => this.kick(), this.pollMs);
   }
 
-  kick(): void {
+  /**
+   * Wakes the read loop. `carried`: committed events from a wake-up (wake-up.ts), delivered
+   * without a read only when the loop is idle and they start right after the cursor.
+   */
+  kick(carried?: LoggedEvent[]): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
     this.running = true;
-    void this.run();
+    void this.run(carried);
   }
 
   /** Resolves once the tailer has read everything committed before this call (tests, resume). */
@@ -78,8 +90,14 @@ export class Tailer<P> {
     }
   }
 
-  private async run(): Promise<void> {
+  private async run(carried?: LoggedEvent[]): Promise<void> {
     try {
+      if (carried && carried.length > 0 && this.positioned && carried[0]?.seq === this._cursor + 1) {
+        // Nothing lies between the cursor and these committed events: no read needed. Later
+        // commits bring their own wake-up (or the poll finds them).
+        await this.deliverBatch(carried);
+        if (!this.again) return;
+      }
       do {
         this.again = false;
         if (!this.positioned) {
@@ -90,11 +108,7 @@ export class Tailer<P> {
           if (this.stopped) return;
           const events = await readLog(this.app.db, this._cursor, BATCH);
           if (events.length === 0) break;
-          const prepared = await this.hooks.prepare(events);
-          if (this.stopped) return;
-          this.hooks.deliver(events, prepared);
-          const last = events[events.length - 1];
-          if (last) this._cursor = last.seq;
+          await this.deliverBatch(events);
           if (events.length < BATCH) break;
         }
       } while (this.again);
@@ -106,6 +120,16 @@ export class Tailer<P> {
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
+  }
+
+  /** Counters, per-receiver data, then publish and advance in one synchronous step. */
+  private async deliverBatch(events: LoggedEvent[]): Promise<void> {
+    await this.counters.advance(events);
+    const prepared = await this.hooks.prepare(events);
+    if (this.stopped) return;
+    this.hooks.deliver(events, prepared);
+    const last = events[events.length - 1];
+    if (last) this._cursor = last.seq;
   }
 
   async stop(): Promise<void> {
