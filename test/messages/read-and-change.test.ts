@@ -60,6 +60,32 @@ describe("GET /messages/{chat_id}", () => {
     const forAlice = await http.get(`/messages/${chat}`, { token: alice.token });
     expect(ids(forAlice.body)).toEqual([kept.id, mine.id, cleared.id, old.id]);
   });
+  test("paging with every limit skips hidden, deleted and cleared messages and never repeats one; an empty chat is an empty page", async () => {
+    const chat = await chatOf(server, "group", alice, [bob]);
+    expect((await http.get(`/messages/${chat}`, { token: bob.token })).body).toEqual([]);
+    const sent: number[] = [];
+    for (let i = 0; i < 9; i++) sent.push((await sendText(http, i % 2 ? bob : alice, chat)).id);
+    const [first, second, , fourth, , sixth] = sent as [number, number, number, number, number, number];
+    await clearChatFor(server, chat, bob, second);
+    expect((await http.delete(`/messages/${fourth}?for_all=false`, { token: bob.token })).status).toBe(204);
+    expect((await http.delete(`/messages/${sixth}?for_all=true`, { token: alice.token })).status).toBe(204);
+    const visible = sent.filter((id) => id > second && id !== fourth && id !== sixth).reverse();
+    for (const limit of [1, 2, 3, 4, 100]) {
+      const seen: number[] = [];
+      let before: number | undefined;
+      for (;;) {
+        const r = await http.get(`/messages/${chat}?limit=${limit}${before ? `&before_id=${before}` : ""}`, { token: bob.token });
+        expect(r.status).toBe(200);
+        expect(r.body.length).toBeLessThanOrEqual(limit);
+        if (r.body.length === 0) break;
+        seen.push(...ids(r.body));
+        before = r.body[r.body.length - 1].id;
+      }
+      expect(seen).toEqual(visible);
+    }
+    // A before_id at or below the clear point is an empty page, not an error.
+    expect((await http.get(`/messages/${chat}?before_id=${first}`, { token: bob.token })).body).toEqual([]);
+  });
 });
 
 describe("delivery_status", () => {
