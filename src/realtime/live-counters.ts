@@ -16,9 +16,9 @@
  * An entry keeps the newest KEEP counted ids individually and only the number of older ones (all
  * below `olderMax`), so memory is bounded per entry; MAX_ENTRIES bounds the whole (least recently
  * used first out). A read or delete that reaches into the older part cannot be applied exactly and
- * drops the entry. Entries also expire after ENTRY_TTL_MS, so a change no event describes (an
- * account deletion cascading to messages) heals within that time, like the absolute counters of
- * docs/realtime.md promise.
+ * drops the entry. Entries also expire after ENTRY_TTL_MS, so a change no event describes (none is
+ * known today; a future cascade or maintenance write) heals within that time, like the absolute
+ * counters of docs/realtime.md promise. The recount is O(unread), so the interval is minutes.
  *
  * Applying an event twice, or an event whose effect the first count already saw (the count reads
  * the database now, which may be ahead of the tailer), changes nothing: ids are a set and marks only
@@ -38,7 +38,7 @@ export interface Counters {
 
 const KEEP = 32;
 const MAX_ENTRIES = 20_000;
-const ENTRY_TTL_MS = 60_000;
+const ENTRY_TTL_MS = 5 * 60_000;
 
 interface Entry {
   chatId: number;
