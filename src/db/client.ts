@@ -4,7 +4,8 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import type { SQL } from "drizzle-orm";
+import { getTableColumns, type SQL, type Table } from "drizzle-orm";
+import { toSnakeCase } from "drizzle-orm/casing";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema";
 
@@ -165,4 +166,30 @@ export async function queryRows<T>(db: DbOrTx, query: SQL): Promise<T[]> {
   const result = (await db.execute(query)) as unknown;
   if (Array.isArray(result)) return result as T[];
   return ((result as { rows?: T[] }).rows ?? []) as T[];
+}
+
+/**
+ * A table's row from a raw query's `returning *` (snake_case names, driver values), mapped the way
+ * drizzle maps its own results: the same types on both drivers (postgres.js answers bigints and
+ * timestamps as strings, PGlite as numbers and Dates).
+ */
+export function rowFromDriver<T extends Table>(table: T, raw: Record<string, unknown>): T["$inferSelect"] {
+  const row: Record<string, unknown> = {};
+  for (const { key, name, column } of driverColumnsOf(table)) {
+    const value = raw[name];
+    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return row as T["$inferSelect"];
+}
+
+type DriverColumn = { key: string; name: string; column: ReturnType<typeof getTableColumns>[string] };
+const driverColumns = new WeakMap<Table, DriverColumn[]>();
+
+function driverColumnsOf(table: Table): DriverColumn[] {
+  let list = driverColumns.get(table);
+  if (!list) {
+    list = Object.entries(getTableColumns(table)).map(([key, column]) => ({ key, name: toSnakeCase(key), column }));
+    driverColumns.set(table, list);
+  }
+  return list;
 }

@@ -9,12 +9,24 @@ import type { Tx } from "./client";
 
 export async function transact<T>(app: App, fn: (tx: Tx, events: EventSink) => Promise<T>): Promise<T> {
   const sink = new EventSink();
-  let lastSeq: number | null = null;
-  const result = await app.db.transaction(async (tx) => {
-    const value = await fn(tx, sink);
-    lastSeq = await writeEvents(tx, sink);
-    return value;
-  });
+  let written: Promise<number | null> | undefined;
+  let result: T;
+  try {
+    result = await app.db.transaction(async (tx) => {
+      const value = await fn(tx, sink);
+      // Sent, not awaited: the COMMIT follows it on the same connection at once, so the event-log
+      // lock it takes is released without waiting for a round trip to this process (the lock
+      // serialises all writers). When it fails, PostgreSQL answers that COMMIT with a rollback;
+      // its own error is thrown below, and nothing is published.
+      written = writeEvents(tx, sink);
+      written.catch(() => {});
+      return value;
+    });
+  } catch (err) {
+    if (written) await written;
+    throw err;
+  }
+  const lastSeq = written ? await written : null;
   if (lastSeq !== null) {
     // The wake-up carries the committed events when small (realtime/wake-up.ts).
     app.broker.publish(app.eventsChannel, encodeWakeUp(sink.pending, lastSeq)).catch((err: unknown) => {

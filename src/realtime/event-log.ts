@@ -11,7 +11,6 @@
  */
 import { sql } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "../db/client";
-import { chatEvents, userEvents } from "../db/schema";
 import type { DurableEventType, EventData } from "./event-types";
 
 export const EVENT_LOG_LOCK_KEY = 7391002;
@@ -34,25 +33,35 @@ export class EventSink {
   }
 }
 
-/** Writes the sink's events with positions in emission order; answers the highest position. */
+/**
+ * Writes the sink's events with positions in emission order; answers the highest position.
+ *
+ * One statement takes the lock, draws the positions and inserts both logs: the lock serialises
+ * every writer until its commit, so each round trip made while holding it would cap the throughput
+ * of all writers together. The positions are drawn after the lock (the draw reads the lock's row)
+ * and handed out in ascending order along the emission order (`ordinality`), whatever order
+ * `nextval` ran in.
+ */
 export async function writeEvents(tx: Tx, sink: EventSink): Promise<number | null> {
   if (sink.pending.length === 0) return null;
-  await tx.execute(sql`select pg_advisory_xact_lock(${EVENT_LOG_LOCK_KEY})`);
-  const seqs = await queryRows<{ seq: string | number }>(
+  const pending = JSON.stringify(sink.pending.map((e) => ({ chat_id: e.chatId, user_id: e.userId, type: e.type, data: e.data })));
+  const rows = await queryRows<{ last: string | number | null }>(
     tx,
-    sql`select nextval('event_seq') as seq from generate_series(1, ${sink.pending.length})`,
+    sql`with locked as materialized (select pg_advisory_xact_lock(${EVENT_LOG_LOCK_KEY}::bigint)),
+        drawn as materialized (select nextval('event_seq') as seq from locked, generate_series(1, ${sink.pending.length}::int)),
+        positions as (select seq, row_number() over (order by seq) as i from drawn),
+        placed as (
+          select e.chat_id, e.user_id, e.type, e.data, p.seq
+          from rows from (jsonb_to_recordset(${pending}::text::jsonb) as (chat_id int, user_id int, type text, data jsonb))
+            with ordinality as e(chat_id, user_id, type, data, i)
+          join positions p using (i)
+        ),
+        chat_rows as (insert into chat_events (chat_id, seq, type, data) select chat_id, seq, type, data from placed where chat_id is not null),
+        user_rows as (insert into user_events (user_id, seq, type, data) select user_id, seq, type, data from placed where chat_id is null and user_id is not null)
+        select max(seq) as last from placed`,
   );
-  const positions = seqs.map((r) => Number(r.seq)).sort((a, b) => a - b);
-  const chatRows: (typeof chatEvents.$inferInsert)[] = [];
-  const userRows: (typeof userEvents.$inferInsert)[] = [];
-  sink.pending.forEach((e, i) => {
-    const seq = positions[i] ?? 0;
-    if (e.chatId !== null) chatRows.push({ chatId: e.chatId, seq, type: e.type, data: e.data });
-    else if (e.userId !== null) userRows.push({ userId: e.userId, seq, type: e.type, data: e.data });
-  });
-  if (chatRows.length) await tx.insert(chatEvents).values(chatRows);
-  if (userRows.length) await tx.insert(userEvents).values(userRows);
-  return positions[positions.length - 1] ?? null;
+  const last = rows[0]?.last;
+  return last === null || last === undefined ? null : Number(last);
 }
 
 /** Highest position drawn so far (committed or not); 0 before the first event. */

@@ -8,16 +8,17 @@
  * channels store only mentions (docs/decisions.md, "Messages").
  */
 import { and, eq, inArray, ne, sql } from "drizzle-orm";
-import type { DbOrTx, Tx } from "../../db/client";
-import { chatMembers, chats, messageMentions, messages, users, type MessageType } from "../../db/schema";
-import { forbidden } from "../../errors";
+import { queryRows, rowFromDriver, type DbOrTx, type Tx } from "../../db/client";
+import { chatMembers, messageMentions, messages, notifications, users, type MessageType } from "../../db/schema";
+import { forbidden, notFound } from "../../errors";
 import type { EventSink } from "../../realtime/event-log";
-import { requirePostRights, type ChatRow, type MemberRow } from "../chats/access";
-import { createNotifications, type NewNotification } from "../notifications/service";
+import { CHAT_NOT_FOUND, requirePostRights, type ChatRow, type MemberRow } from "../chats/access";
+import { announceNotifications } from "../notifications/service";
 import { hasBlocked, isInContactsOf } from "../users/relations";
 import { messageEvents } from "./events";
 import { toMessageRead, type MessageRow } from "./read-model";
 import type { TMessageRead } from "./schemas";
+import { messageWriteStatement } from "./write-statement";
 
 export const NOTIFY_EVERY_MEMBER_UP_TO = 100;
 
@@ -66,18 +67,15 @@ export interface NewMessage {
 export type WriteResult = { created: true; message: TMessageRead } | { created: false; existing: MessageRow };
 
 /**
- * Inserts the message and its consequences. With a client_message_id already used by this sender
- * in this chat (a retry, possibly racing the first request), writes nothing and answers the first
- * row: the unique index decides, so two racing requests cannot both insert.
+ * Inserts the message and its consequences (one statement, write-statement.ts). With a
+ * client_message_id already used by this sender in this chat (a retry, possibly racing the first
+ * request), writes nothing and answers the first row: the unique index decides, so two racing
+ * requests cannot both insert.
  */
 export async function writeMessage(tx: Tx, events: EventSink, m: NewMessage): Promise<WriteResult> {
-  // The chat row is locked before the id is drawn, so the sends of one chat commit (and take their
-  // event positions) in id order: live frames, /sync and history agree (test/regression/
-  // concurrent-send-order.test.ts). The update below would take this lock only after the insert.
-  await tx.execute(sql`select 1 from chats where id = ${m.chat.id} for no key update`);
-  const inserted = await tx
-    .insert(messages)
-    .values({
+  const written = await queryRows<Record<string, unknown> & { notifications: unknown }>(
+    tx,
+    messageWriteStatement({
       chatId: m.chat.id,
       senderId: m.senderId,
       type: m.type,
@@ -86,31 +84,36 @@ export async function writeMessage(tx: Tx, events: EventSink, m: NewMessage): Pr
       replyToMessageId: m.replyToMessageId,
       forwardedFromMessageId: m.forwardedFromMessageId,
       attachmentWaveform: m.attachmentWaveform,
-    })
-    .onConflictDoNothing({ target: [messages.chatId, messages.senderId, messages.clientMessageId] })
-    .returning();
-  const row = inserted[0];
-  if (!row) {
-    const existing = await findByClientId(tx, m.chat.id, m.senderId, m.clientMessageId ?? "");
-    if (!existing) throw new Error("idempotency conflict without a row");
+      mentions: mentionedUsernames(m.text),
+      notifyMembers: notifiesEveryMember(m.chat),
+      unhide: m.chat.type === "private",
+    }),
+  );
+  const raw = written[0];
+  if (!raw) {
+    const existing = m.clientMessageId === null ? undefined : await findByClientId(tx, m.chat.id, m.senderId, m.clientMessageId);
+    // No conflicting row: the chat row was gone when the statement locked it (deleted meanwhile).
+    if (!existing) throw notFound(CHAT_NOT_FOUND);
     return { created: false, existing };
   }
-
-  await tx
-    .update(chats)
-    .set({ lastMessageId: sql`greatest(coalesce(${chats.lastMessageId}, 0), ${row.id})`, lastActivityAt: row.createdAt })
-    .where(eq(chats.id, m.chat.id));
-  if (m.chat.type === "private")
-    await tx.update(chatMembers).set({ hidden: false }).where(and(eq(chatMembers.chatId, m.chat.id), eq(chatMembers.hidden, true)));
-
-  const mentioned = await storeMentions(tx, row);
-  await notify(tx, events, m.chat, row, mentioned);
-
+  const row = rowFromDriver(messages, raw);
+  announceNotifications(events, driverJson(raw.notifications).map((n) => rowFromDriver(notifications, n)));
   // Nobody else can have received a message that did not exist before this transaction.
   const read = toMessageRead(row, "sent");
   messageEvents.created(events, read);
   return { created: true, message: read };
 }
+
+/**
+ * message_created notifications are stored per member only in private chats and groups of at most
+ * NOTIFY_EVERY_MEMBER_UP_TO members; bigger groups and channels store only mentions.
+ */
+const notifiesEveryMember = (chat: ChatRow): boolean =>
+  chat.type === "private" || (chat.type === "group" && chat.membersCount <= NOTIFY_EVERY_MEMBER_UP_TO);
+
+/** A json column of a raw query: postgres.js parses it, PGlite may hand over the text. */
+const driverJson = (value: unknown): Record<string, unknown>[] =>
+  (typeof value === "string" ? JSON.parse(value) : (value ?? [])) as Record<string, unknown>[];
 
 export async function findByClientId(db: DbOrTx, chatId: number, senderId: number, clientMessageId: string): Promise<MessageRow | undefined> {
   const rows = await db
@@ -140,21 +143,4 @@ export async function storeMentions(tx: Tx, row: MessageRow, replace = false): P
     .values(members.map((u) => ({ chatId: row.chatId, messageId: row.id, userId: u.id })))
     .onConflictDoNothing();
   return members.map((u) => u.id);
-}
-
-async function notify(tx: Tx, events: EventSink, chat: ChatRow, row: MessageRow, mentioned: number[]): Promise<void> {
-  const base = { chatId: chat.id, messageId: row.id, senderId: row.senderId };
-  // Mentions reach muted chats too; a mentioned member gets that one notification, not two.
-  const items: NewNotification[] = mentioned.map((userId) => ({ ...base, userId, eventType: "mention" }));
-  const perMember = chat.type === "private" || (chat.type === "group" && chat.membersCount <= NOTIFY_EVERY_MEMBER_UP_TO);
-  if (perMember) {
-    const recipients = await tx
-      .select({ userId: chatMembers.userId })
-      .from(chatMembers)
-      .where(and(eq(chatMembers.chatId, chat.id), ne(chatMembers.userId, row.senderId), eq(chatMembers.muted, false)))
-      .limit(NOTIFY_EVERY_MEMBER_UP_TO + 1);
-    const skip = new Set(mentioned);
-    for (const r of recipients) if (!skip.has(r.userId)) items.push({ ...base, userId: r.userId, eventType: "message_created" });
-  }
-  await createNotifications(tx, events, items);
 }

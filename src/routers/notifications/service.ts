@@ -3,7 +3,7 @@
  * transaction. Which sends create rows (and which do not, for big chats) is the messages
  * domain's rule; see docs/decisions.md.
  */
-import { desc, eq, and, lt } from "drizzle-orm";
+import { desc, eq, and, lt, sql, type SQL } from "drizzle-orm";
 import type { DbOrTx, Tx } from "../../db/client";
 import { notifications, type NotificationType } from "../../db/schema";
 import { iso } from "../../lib/time";
@@ -25,7 +25,9 @@ export interface TNotificationRead {
   created_at: string;
 }
 
-const toRead = (n: typeof notifications.$inferSelect): TNotificationRead => ({
+export type NotificationRow = typeof notifications.$inferSelect;
+
+const toRead = (n: NotificationRow): TNotificationRead => ({
   id: n.id,
   user_id: n.userId,
   event_type: n.eventType,
@@ -33,18 +35,28 @@ const toRead = (n: typeof notifications.$inferSelect): TNotificationRead => ({
   created_at: iso(n.createdAt),
 });
 
+/** The stored payload of a notification about a message (CONTRACT §6). */
+export const notificationPayload = (n: Pick<NewNotification, "chatId" | "messageId" | "senderId">): string =>
+  JSON.stringify({ chat_id: n.chatId, message_id: n.messageId, sender_id: n.senderId });
+
+/**
+ * `notificationPayload` computed by PostgreSQL from integer expressions, for notifications
+ * inserted by the statement that writes their message; the same text byte for byte.
+ */
+export const notificationPayloadSql = (chatId: SQL, messageId: SQL, senderId: SQL): SQL =>
+  sql`'{"chat_id":' || ${chatId} || ',"message_id":' || ${messageId} || ',"sender_id":' || ${senderId} || '}'`;
+
 export async function createNotifications(tx: Tx, events: EventSink, items: NewNotification[]): Promise<void> {
   if (items.length === 0) return;
   const rows = await tx
     .insert(notifications)
-    .values(
-      items.map((n) => ({
-        userId: n.userId,
-        eventType: n.eventType,
-        payload: JSON.stringify({ chat_id: n.chatId, message_id: n.messageId, sender_id: n.senderId }),
-      })),
-    )
+    .values(items.map((n) => ({ userId: n.userId, eventType: n.eventType, payload: notificationPayload(n) })))
     .returning();
+  announceNotifications(events, rows);
+}
+
+/** The `notification` user event of each stored row, in the rows' order. */
+export function announceNotifications(events: EventSink, rows: NotificationRow[]): void {
   for (const row of rows) events.toUser(row.userId, "notification", { notification: toRead(row) });
 }
 
