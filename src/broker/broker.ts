@@ -17,6 +17,8 @@ export interface Broker {
   del(key: string): Promise<void>;
   /** Adds or refreshes `member` in the lease set `key`, valid for `ttlSeconds`. */
   leaseAdd(key: string, member: string, ttlSeconds: number): Promise<void>;
+  /** `leaseAdd` for many (key, member) pairs at once: one round trip (a heartbeat refreshes thousands). */
+  leaseAddMany(entries: readonly (readonly [key: string, member: string])[], ttlSeconds: number): Promise<void>;
   leaseRemove(key: string, member: string): Promise<void>;
   /** Members whose lease has not expired. */
   leaseMembers(key: string): Promise<string[]>;

@@ -51,6 +51,10 @@ export class MemoryBroker implements Broker {
     set.set(member, Date.now() + ttlSeconds * 1000);
   }
 
+  async leaseAddMany(entries: readonly (readonly [string, string])[], ttlSeconds: number) {
+    for (const [key, member] of entries) await this.leaseAdd(key, member, ttlSeconds);
+  }
+
   async leaseRemove(key: string, member: string) {
     this.leases.get(key)?.delete(member);
   }

@@ -79,6 +79,16 @@ export class RedisBroker implements Broker {
     await this.redis.zadd(this.k(key), Date.now() + ttlSeconds * 1000, member);
   }
 
+  async leaseAddMany(entries: readonly (readonly [string, string])[], ttlSeconds: number) {
+    if (entries.length === 0) return;
+    const expiry = Date.now() + ttlSeconds * 1000;
+    const pipeline = this.redis.pipeline();
+    for (const [key, member] of entries) pipeline.zadd(this.k(key), expiry, member);
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed?.[0]) throw failed[0];
+  }
+
   async leaseRemove(key: string, member: string) {
     await this.redis.zrem(this.k(key), member);
   }

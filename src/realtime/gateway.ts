@@ -18,15 +18,14 @@
  *   periodic check of the session rows catches a lost message.
  */
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
-import { and, gt, inArray, sql } from "drizzle-orm";
+import { and, eq, gt, sql } from "drizzle-orm";
 import type { App } from "../app";
 import { authenticateAccessToken, bearerToken } from "../auth/authenticate";
 import { SESSIONS_REVOKED_CHANNEL } from "../auth/revocation";
-import { queryRows } from "../db/client";
-import { sessions } from "../db/schema";
+import { prepared } from "../db/prepared";
+import { chatMembers, sessions } from "../db/schema";
 import { AppError } from "../errors";
 import { errorResponse } from "../http/respond";
-import { randomString } from "../lib/random";
 import { findMembership } from "../routers/chats/access";
 import { updateMessageStatus } from "../routers/messages/service";
 import type { LoggedEvent } from "./event-types";
@@ -36,16 +35,23 @@ import { PresenceTracker } from "./presence";
 import { EVENT_RETENTION_DAYS, pruneEventLog, readVisible, resumeIsImpossible } from "./replay";
 import { Tailer } from "./tailer";
 
+/**
+ * What each socket keeps for its whole life: small on purpose (an idle connection's memory is
+ * mostly this plus Bun's own per-socket state). Flat values only; the presence member string and
+ * the drain waiters exist only while needed.
+ */
 export interface SocketData {
   userId: number;
   sessionId: string;
-  connId: string;
+  /** Number of this connection on this instance (its presence member is `<instance>:<connNo>`). */
+  connNo: number;
   /** Resume position from `since=`, or null for a fresh connection. */
   since: number | null;
   /** Subscribed to its topics (after replay). */
   live: boolean;
   closed: boolean;
-  drainWaiters: (() => void)[];
+  /** Replays waiting for `drain`; null while none waits. */
+  drainWaiters: (() => void)[] | null;
 }
 
 type Ws = ServerWebSocket<SocketData>;
@@ -64,21 +70,31 @@ export const CLOSE_BACKPRESSURE = 4008;
 const REPLAY_PAGE = 500;
 const TYPING_INTERVAL_SECONDS = 2;
 const SESSION_CHECK_MS = 5000;
+const SESSION_CHECK_CHUNK = 5000;
 const PRUNE_INTERVAL_MS = 3600 * 1000;
 
 const userTopic = (userId: number) => `user:${userId}`;
 const chatTopic = (chatId: number) => `chat:${chatId}`;
 
+/** One user's open sockets on this instance, and the chats their live sockets subscribe to. */
+interface LocalUser {
+  sockets: Ws[];
+  /** Sockets of `sockets` that are live (subscribed). */
+  live: number;
+  /**
+   * Chats whose topic the live sockets subscribe to; empty while none is live. An array (a few
+   * bytes per chat, where a Set costs hundreds per user): lookups by chat go through `chatUsers`.
+   */
+  chats: number[];
+}
+
 export function createGateway(app: App): Gateway {
   let server: Server<SocketData> | null = null;
-  const open = new Set<Ws>();
-  const openByUser = new Map<number, Set<Ws>>();
-  const liveByUser = new Map<number, Set<Ws>>();
-  /** Chats whose topic the user's live sockets on this instance subscribe to. */
-  const userChats = new Map<number, Set<number>>();
+  /** Every open socket, by user (sessions are found by a scan: revocations are rare). */
+  const localUsers = new Map<number, LocalUser>();
   /** Users with live sockets here subscribed to the chat's topic. */
   const chatUsers = new Map<number, Set<number>>();
-  const bySession = new Map<string, Set<Ws>>();
+  let nextConnNo = 1;
   const pendingWork = new Set<Promise<unknown>>();
   const timers: ReturnType<typeof setInterval>[] = [];
   const unsubscribers: (() => Promise<void>)[] = [];
@@ -121,20 +137,35 @@ export function createGateway(app: App): Gateway {
     if (set.size === 0) map.delete(key);
   }
 
+  /** The user's local state while they have a live socket here, else undefined. */
+  function liveUser(userId: number): LocalUser | undefined {
+    const local = localUsers.get(userId);
+    return local && local.live > 0 ? local : undefined;
+  }
+
+  function openSockets(): Ws[] {
+    const all: Ws[] = [];
+    for (const local of localUsers.values()) for (const ws of local.sockets) all.push(ws);
+    return all;
+  }
+
   function joinChat(userId: number, chatId: number) {
-    const sockets = liveByUser.get(userId);
-    if (!sockets) return;
-    if (userChats.get(userId)?.has(chatId)) return;
-    addToSet(userChats, userId, chatId);
+    const local = liveUser(userId);
+    if (!local) return;
+    if (chatUsers.get(chatId)?.has(userId)) return;
+    local.chats.push(chatId);
     addToSet(chatUsers, chatId, userId);
-    for (const ws of sockets) ws.subscribe(chatTopic(chatId));
+    const topic = chatTopic(chatId);
+    for (const ws of local.sockets) if (ws.data.live) ws.subscribe(topic);
   }
 
   function leaveChat(userId: number, chatId: number) {
-    if (!userChats.get(userId)?.has(chatId)) return;
-    removeFromSet(userChats, userId, chatId);
+    const local = localUsers.get(userId);
+    if (!local || !chatUsers.get(chatId)?.has(userId)) return;
+    local.chats.splice(local.chats.indexOf(chatId), 1);
     removeFromSet(chatUsers, chatId, userId);
-    for (const ws of liveByUser.get(userId) ?? []) ws.unsubscribe(chatTopic(chatId));
+    const topic = chatTopic(chatId);
+    for (const ws of local.sockets) if (ws.data.live) ws.unsubscribe(topic);
   }
 
   const chatIdIn = (data: Record<string, unknown>): number | null => {
@@ -152,7 +183,7 @@ export function createGateway(app: App): Gateway {
       if (!local || local.size === 0 || local.size > PERSONAL_FANOUT_LIMIT) return null;
       return [...local];
     }
-    return e.userId !== null && liveByUser.has(e.userId) ? [e.userId] : null;
+    return e.userId !== null && liveUser(e.userId) ? [e.userId] : null;
   }
 
   const tailer: Tailer<PersonalData> = new Tailer<PersonalData>(app, {
@@ -182,7 +213,7 @@ export function createGateway(app: App): Gateway {
             publish(chatTopic(e.chatId), encodeEvent(e));
           }
           if (e.type === "chat_deleted") for (const u of [...(local ?? [])]) leaveChat(u, e.chatId);
-        } else if (e.userId !== null && liveByUser.has(e.userId)) {
+        } else if (e.userId !== null && liveUser(e.userId)) {
           publish(userTopic(e.userId), encodeEvent(e, personal.get(e.seq)?.get(e.userId) ?? e.data));
           const chatId = chatIdIn(e.data);
           if (chatId !== null && e.type === "chat_updated") joinChat(e.userId, chatId);
@@ -205,26 +236,38 @@ export function createGateway(app: App): Gateway {
       ws.close(CLOSE_BACKPRESSURE, "Too slow: resume with since=");
       return false;
     }
-    if (result === -1) await new Promise<void>((resolve) => ws.data.drainWaiters.push(resolve));
+    if (result === -1) await new Promise<void>((resolve) => (ws.data.drainWaiters ??= []).push(resolve));
     return !ws.data.closed;
   }
 
   async function memberChatIds(userId: number): Promise<number[]> {
-    const rows = await queryRows<{ chat_id: number }>(app.db, sql`select chat_id from chat_members where user_id = ${userId}`);
-    return rows.map((r) => Number(r.chat_id));
+    // Runs on every connect: prepared once per database.
+    const rows = await prepared(app.db, "ws_member_chat_ids", (db) =>
+      db
+        .select({ chatId: chatMembers.chatId })
+        .from(chatMembers)
+        .where(eq(chatMembers.userId, sql.placeholder("userId")))
+        .prepare("ws_member_chat_ids"),
+    ).execute({ userId });
+    return rows.map((r) => r.chatId);
   }
 
   function activate(ws: Ws, chats: number[]) {
     const { userId } = ws.data;
+    const local = localUsers.get(userId);
+    if (!local) return;
     ws.data.live = true;
+    local.live++;
     ws.subscribe(userTopic(userId));
-    addToSet(liveByUser, userId, ws);
-    for (const c of userChats.get(userId) ?? []) ws.subscribe(chatTopic(c));
+    for (const c of local.chats) ws.subscribe(chatTopic(c));
     for (const c of chats) joinChat(userId, c);
   }
 
-  /** Replays what the socket missed, then subscribes it with no gap and no duplicate. */
-  async function goLive(ws: Ws): Promise<void> {
+  /**
+   * Replays what the socket missed, then subscribes it with no gap and no duplicate. `leased`: the
+   * connection's presence lease (taken in parallel), so a socket is reported online once `ready`.
+   */
+  async function goLive(ws: Ws, leased: Promise<void>): Promise<void> {
     const { userId } = ws.data;
     let from = ws.data.since;
     if (from !== null && (await resumeIsImpossible(app.db, from))) {
@@ -244,6 +287,7 @@ export function createGateway(app: App): Gateway {
         const last = page[page.length - 1];
         at = page.length < REPLAY_PAGE || !last ? target : last.seq;
       }
+      await leased;
       if (ws.data.closed || stopped) return;
       // No await between this check and the subscription: the tailer cannot publish in between.
       if (tailer.cursor === target) {
@@ -262,7 +306,7 @@ export function createGateway(app: App): Gateway {
         send(ws, encodeEphemeral("pong"));
         return;
       case "typing": {
-        const member = userChats.get(userId)?.has(frame.chat_id) || (await findMembership(app.db, frame.chat_id, userId)) !== undefined;
+        const member = chatUsers.get(frame.chat_id)?.has(userId) || (await findMembership(app.db, frame.chat_id, userId)) !== undefined;
         if (!member) {
           send(ws, errorFrame("Chat not found"));
           return;
@@ -279,26 +323,32 @@ export function createGateway(app: App): Gateway {
     }
   }
 
-  function closeSessions(ids: Iterable<string>) {
-    for (const id of ids) for (const ws of [...(bySession.get(id) ?? [])]) ws.close(CLOSE_SESSION_REVOKED, "Session revoked");
+  function closeSessions(ids: readonly string[]) {
+    if (ids.length === 0) return;
+    const revoked = new Set(ids);
+    const doomed = openSockets().filter((ws) => revoked.has(ws.data.sessionId));
+    for (const ws of doomed) ws.close(CLOSE_SESSION_REVOKED, "Session revoked");
   }
 
   async function checkSessions(): Promise<void> {
-    const ids = [...bySession.keys()];
+    const ids = [...new Set(openSockets().map((ws) => ws.data.sessionId))];
     if (ids.length === 0) return;
     const alive = new Set<string>();
-    for (let i = 0; i < ids.length; i += 1000) {
-      const chunk = ids.slice(i, i + 1000);
-      const rows = await app.db
-        .select({ id: sessions.id })
-        .from(sessions)
-        .where(and(inArray(sessions.id, chunk), gt(sessions.expiresAt, new Date())));
+    for (let i = 0; i < ids.length; i += SESSION_CHECK_CHUNK) {
+      // One parameter (a JSON array) per chunk: a prepared statement, not thousands of placeholders.
+      const rows = await prepared(app.db, "ws_live_sessions", (db) =>
+        db
+          .select({ id: sessions.id })
+          .from(sessions)
+          .where(and(sql`${sessions.id} in (select jsonb_array_elements_text(${sql.placeholder("ids")}::jsonb))`, gt(sessions.expiresAt, sql`now()`)))
+          .prepare("ws_live_sessions"),
+      ).execute({ ids: JSON.stringify(ids.slice(i, i + SESSION_CHECK_CHUNK)) });
       for (const r of rows) alive.add(r.id);
     }
     closeSessions(ids.filter((id) => !alive.has(id)));
   }
 
-  const member = (ws: Ws) => `${app.instanceId}:${ws.data.connId}`;
+  const member = (ws: Ws) => `${app.instanceId}:${ws.data.connNo}`;
 
   const websocket: WebSocketHandler<SocketData> = {
     maxPayloadLength: 64 * 1024,
@@ -312,11 +362,14 @@ export function createGateway(app: App): Gateway {
         ws.close(1001, "Server stopping");
         return;
       }
-      open.add(ws);
-      addToSet(openByUser, ws.data.userId, ws);
-      addToSet(bySession, ws.data.sessionId, ws);
-      track(presence.connected(ws.data.userId, member(ws)));
-      track(goLive(ws));
+      const local = localUsers.get(ws.data.userId);
+      if (local) local.sockets.push(ws);
+      else localUsers.set(ws.data.userId, { sockets: [ws], live: 0, chats: [] });
+      // Presence fails open: without the broker the socket still goes live.
+      const leased = presence.connected(ws.data.userId, member(ws)).catch((err: unknown) => {
+        if (!stopped) app.log.warn("presence lease failed", { user_id: ws.data.userId, error: String(err) });
+      });
+      track(goLive(ws, leased));
     },
     message(ws, raw) {
       const parsed = parseClientFrame(raw);
@@ -336,25 +389,26 @@ export function createGateway(app: App): Gateway {
     },
     drain(ws) {
       const waiters = ws.data.drainWaiters;
-      ws.data.drainWaiters = [];
-      for (const w of waiters) w();
+      ws.data.drainWaiters = null;
+      for (const w of waiters ?? []) w();
     },
     close(ws) {
       const { userId } = ws.data;
       ws.data.closed = true;
-      for (const w of ws.data.drainWaiters) w();
-      ws.data.drainWaiters = [];
-      open.delete(ws);
-      removeFromSet(openByUser, userId, ws);
-      removeFromSet(bySession, ws.data.sessionId, ws);
-      if (ws.data.live) {
-        removeFromSet(liveByUser, userId, ws);
-        if (!liveByUser.has(userId)) {
-          for (const c of userChats.get(userId) ?? []) removeFromSet(chatUsers, c, userId);
-          userChats.delete(userId);
+      const waiters = ws.data.drainWaiters;
+      ws.data.drainWaiters = null;
+      for (const w of waiters ?? []) w();
+      const local = localUsers.get(userId);
+      if (local) {
+        const i = local.sockets.indexOf(ws);
+        if (i >= 0) local.sockets.splice(i, 1);
+        if (ws.data.live && --local.live === 0) {
+          for (const c of local.chats) removeFromSet(chatUsers, c, userId);
+          local.chats = [];
         }
+        if (local.sockets.length === 0) localUsers.delete(userId);
       }
-      track(presence.disconnected(userId, member(ws), !openByUser.has(userId)));
+      track(presence.disconnected(userId, member(ws), !localUsers.has(userId)));
     },
   };
 
@@ -377,11 +431,11 @@ export function createGateway(app: App): Gateway {
       const data: SocketData = {
         userId: user.id,
         sessionId: user.sessionId,
-        connId: randomString(12),
+        connNo: nextConnNo++,
         since: sinceRaw === null ? null : Number(sinceRaw),
         live: false,
         closed: false,
-        drainWaiters: [],
+        drainWaiters: null,
       };
       if (srv.upgrade(req, { data })) return undefined;
       return errorResponse(400, "Expected a WebSocket upgrade");
@@ -413,7 +467,7 @@ export function createGateway(app: App): Gateway {
       const heartbeatSeconds = Math.max(1, Math.floor(app.config.PRESENCE_LEASE_SECONDS / 3));
       timers.push(
         setInterval(() => {
-          track(presence.refresh([...open].map((ws) => ({ userId: ws.data.userId, member: member(ws) }))));
+          track(presence.refresh(openSockets().map((ws) => ({ userId: ws.data.userId, member: member(ws) }))));
           track(presence.sweep(heartbeatSeconds));
         }, heartbeatSeconds * 1000),
       );
@@ -431,7 +485,7 @@ export function createGateway(app: App): Gateway {
         presence.stop();
         await tailer.stop();
         for (const u of unsubscribers) await u().catch(() => {});
-        for (const ws of [...open]) ws.close(1001, "Server stopping");
+        for (const ws of openSockets()) ws.close(1001, "Server stopping");
         await Promise.all([...pendingWork]);
       });
     },

@@ -32,6 +32,8 @@ const gateKey = (userId: number) => `presence:gate:${userId}`;
 const ANNOUNCED_TTL = 7 * 24 * 3600;
 /** Asking per user costs one round trip each; above this, read the whole online set once. */
 const PER_USER_LOOKUP_MAX = 32;
+/** Lease refreshes per broker round trip during a heartbeat. */
+const REFRESH_BATCH = 1000;
 
 /** Every user with an open realtime connection on any instance (one broker read). */
 export async function allOnlineUserIds(app: App): Promise<number[]> {
@@ -75,8 +77,8 @@ export class PresenceTracker {
   }
 
   async connected(userId: number, member: string): Promise<void> {
-    await this.app.broker.leaseAdd(userKey(userId), member, this.leaseSeconds);
-    await this.app.broker.leaseAdd(KEY_ONLINE, String(userId), this.leaseSeconds);
+    // Both in flight at once: one broker round trip per connect.
+    await Promise.all([this.app.broker.leaseAdd(userKey(userId), member, this.leaseSeconds), this.app.broker.leaseAdd(KEY_ONLINE, String(userId), this.leaseSeconds)]);
     this.schedule(userId, false);
   }
 
@@ -91,15 +93,11 @@ export class PresenceTracker {
     this.schedule(userId, false);
   }
 
-  /** Heartbeat: refreshes the leases of this instance's open connections. */
+  /** Heartbeat: refreshes the leases of this instance's open connections (pipelined in batches). */
   async refresh(conns: { userId: number; member: string }[]): Promise<void> {
-    const ttl = this.leaseSeconds;
-    const userIds = new Set<number>();
-    for (const c of conns) {
-      await this.app.broker.leaseAdd(userKey(c.userId), c.member, ttl);
-      userIds.add(c.userId);
-    }
-    for (const u of userIds) await this.app.broker.leaseAdd(KEY_ONLINE, String(u), ttl);
+    const entries: [string, string][] = conns.map((c) => [userKey(c.userId), c.member]);
+    for (const u of new Set(conns.map((c) => c.userId))) entries.push([KEY_ONLINE, String(u)]);
+    for (let i = 0; i < entries.length; i += REFRESH_BATCH) await this.app.broker.leaseAddMany(entries.slice(i, i + REFRESH_BATCH), this.leaseSeconds);
   }
 
   /** Finds users announced online whose every lease expired (a crashed instance) and announces them. */
@@ -152,29 +150,22 @@ export class PresenceTracker {
   }
 
   private async announce(userId: number, crashed: boolean): Promise<void> {
-    const online = (await this.app.broker.leaseMembers(userKey(userId))).length > 0;
-    const previous = await this.app.broker.get(stateKey(userId));
+    const broker = this.app.broker;
+    const [leases, previous] = await Promise.all([broker.leaseMembers(userKey(userId)), broker.get(stateKey(userId))]);
+    const online = leases.length > 0;
     const state = online ? "1" : "0";
     if (previous === state || (previous === null && !online)) {
-      if (!online) await this.app.broker.leaseRemove(KEY_ANNOUNCED, String(userId));
+      if (!online) await broker.leaseRemove(KEY_ANNOUNCED, String(userId));
       return;
     }
-    await this.app.broker.set(stateKey(userId), state, ANNOUNCED_TTL);
-    if (online) await this.app.broker.leaseAdd(KEY_ANNOUNCED, String(userId), ANNOUNCED_TTL);
-    else {
-      await this.app.broker.leaseRemove(KEY_ANNOUNCED, String(userId));
-      if (crashed) await this.app.db.update(users).set({ lastSeenAt: new Date() }).where(eq(users.id, userId));
-    }
-    const rows = await this.app.db
-      .select({ lastSeenAt: users.lastSeenAt, privacy: users.privacyLastSeen })
-      .from(users)
-      .where(eq(users.id, userId))
-      .limit(1);
-    const me = rows[0];
-    if (!me) return;
-    const audience = await presenceAudience(this.app, userId, me.privacy);
-    if (audience.length === 0) return;
-    this.deliver(audience, { user_id: userId, is_online: online, last_seen_at: online ? null : isoOrNull(me.lastSeenAt) });
+    await Promise.all([
+      broker.set(stateKey(userId), state, ANNOUNCED_TTL),
+      online ? broker.leaseAdd(KEY_ANNOUNCED, String(userId), ANNOUNCED_TTL) : broker.leaseRemove(KEY_ANNOUNCED, String(userId)),
+    ]);
+    if (!online && crashed) await this.app.db.update(users).set({ lastSeenAt: new Date() }).where(eq(users.id, userId));
+    const who = await presenceAudienceOf(this.app, userId);
+    if (!who || who.audience.length === 0) return;
+    this.deliver(who.audience, { user_id: userId, is_online: online, last_seen_at: online ? null : isoOrNull(who.lastSeenAt) });
   }
 
   stop(): void {
@@ -184,18 +175,50 @@ export class PresenceTracker {
   }
 }
 
-/** Who may hear `userId`'s presence: private-chat counterparts that privacy allows, not blocked. */
+interface AudienceRow {
+  privacy: PrivacyLevel;
+  last_seen_at: Date | string | null;
+  user_id: number | null;
+  listed: boolean | null;
+  blocked: boolean | null;
+}
+
+/**
+ * The user's privacy, `last_seen_at` and private-chat counterparts in one query (an announcement
+ * runs on most connects): one row per counterpart, or one row with a null `user_id` when there is
+ * none; no row when the user does not exist.
+ */
+function audienceRows(app: App, userId: number): Promise<AudienceRow[]> {
+  return queryRows<AudienceRow>(
+    app.db,
+    sql`select u.privacy_last_seen as privacy, u.last_seen_at, a.user_id, a.listed, a.blocked
+        from users u
+        left join lateral (
+          select distinct o.user_id,
+                 exists (select 1 from contacts ct where ct.user_id = u.id and ct.contact_id = o.user_id) as listed,
+                 exists (select 1 from blocks b where b.user_id = u.id and b.blocked_id = o.user_id) as blocked
+          from chat_members me
+          join chats c on c.id = me.chat_id and c.type = 'private' and not c.is_saved
+          join chat_members o on o.chat_id = me.chat_id and o.user_id <> me.user_id
+          where me.user_id = u.id
+        ) a on true
+        where u.id = ${userId}`,
+  );
+}
+
+const allowedAudience = (rows: AudienceRow[], privacy: PrivacyLevel): number[] =>
+  rows.filter((r) => r.user_id !== null && !r.blocked && allows(privacy, false, Boolean(r.listed))).map((r) => Number(r.user_id));
+
+/** The user's `last_seen_at` and who may hear their presence now; null when the user is gone. */
+export async function presenceAudienceOf(app: App, userId: number): Promise<{ lastSeenAt: Date | null; audience: number[] } | null> {
+  const rows = await audienceRows(app, userId);
+  const first = rows[0];
+  if (!first) return null;
+  return { lastSeenAt: first.last_seen_at === null ? null : new Date(first.last_seen_at), audience: allowedAudience(rows, first.privacy) };
+}
+
+/** Who may hear `userId`'s presence under `privacy`: private-chat counterparts it allows, not blocked. */
 export async function presenceAudience(app: App, userId: number, privacy: PrivacyLevel): Promise<number[]> {
   if (privacy === "nobody") return [];
-  const rows = await queryRows<{ user_id: number; listed: boolean; blocked: boolean }>(
-    app.db,
-    sql`select distinct o.user_id,
-               exists (select 1 from contacts ct where ct.user_id = ${userId} and ct.contact_id = o.user_id) as listed,
-               exists (select 1 from blocks b where b.user_id = ${userId} and b.blocked_id = o.user_id) as blocked
-        from chat_members me
-        join chats c on c.id = me.chat_id and c.type = 'private' and not c.is_saved
-        join chat_members o on o.chat_id = me.chat_id and o.user_id <> me.user_id
-        where me.user_id = ${userId}`,
-  );
-  return rows.filter((r) => !r.blocked && allows(privacy, false, Boolean(r.listed))).map((r) => Number(r.user_id));
+  return allowedAudience(await audienceRows(app, userId), privacy);
 }

@@ -193,6 +193,21 @@ describe("events", () => {
     await c.close();
   });
 
+  test("a user's remaining socket keeps its topics when another of their sockets closes", async () => {
+    const first = await WsClient.connect(server.url, carol.token);
+    const second = await WsClient.connect(server.url, carol.token);
+    await first.close();
+    const id = await sendText(alice, group, "still there?");
+    const got = await second.waitFor((f) => f.type === "message_created" && f.data.message.id === id);
+    expect(got.data.message.chat_id).toBe(group);
+    // And a socket opened after that goes live with the chat's topic too.
+    const third = await WsClient.connect(server.url, carol.token);
+    await second.close();
+    const id2 = await sendText(alice, group, "and now?");
+    expect((await third.waitFor((f) => f.type === "message_created" && f.data.message.id === id2)).data.message.chat_id).toBe(group);
+    await third.close();
+  });
+
   test("a member added later starts receiving that chat's events", async () => {
     const chat = await createGroup(alice, [], "adding");
     const c = await WsClient.connect(server.url, carol.token);
@@ -204,6 +219,26 @@ describe("events", () => {
     expect(got.data.unread_count).toBe(1);
     await c.close();
   });
+
+  test("a session deleted without a revocation message is still closed by the periodic check", async () => {
+    const { sessions } = await import("../../src/db/schema");
+    const { eq } = await import("drizzle-orm");
+    const login = await http.post("/auth/login", { body: { email: carol.email, password: carol.password } });
+    expect(login.status).toBe(200);
+    const token: string = login.body.access_token;
+    const c = await WsClient.connect(server.url, token);
+    const other = await WsClient.connect(server.url, carol.token);
+    const jti = ((await http.get("/auth/sessions", { token })).body as { jti: string; current: boolean }[]).find((s) => s.current)?.jti;
+    expect(jti).toBeString();
+    // Straight in the database: no `sessions:revoked` message, as if it had been lost.
+    await server.app.db.delete(sessions).where(eq(sessions.id, jti as string));
+    const closed = await Promise.race([c.closed, Bun.sleep(12_000).then(() => null)]);
+    expect(closed?.code).toBe(4001);
+    // The user's other session is untouched.
+    other.send({ type: "ping" });
+    await other.next("pong");
+    await other.close();
+  }, 20_000);
 
   test("a revoked session's sockets close within a second", async () => {
     const second = await http.post("/auth/login", { body: { email: bob.email, password: bob.password } });

@@ -53,6 +53,31 @@ describe("presence", () => {
     await watcher.close();
   });
 
+  test("a socket is reported online as soon as it is ready, even when the broker is slow", async () => {
+    const people = await Promise.all(Array.from({ length: 6 }, () => createUser(server)));
+    const broker = server.app.broker;
+    const leaseAdd = broker.leaseAdd.bind(broker);
+    // A slow broker: the lease lands well after the socket's database reads.
+    broker.leaseAdd = async (key, member, ttl) => {
+      await Bun.sleep(150);
+      return leaseAdd(key, member, ttl);
+    };
+    try {
+      // Each check runs the moment its socket's `ready` arrives.
+      const seen = await Promise.all(
+        people.map(async (p) => {
+          const ws = await WsClient.connect(server.url, p.token);
+          const online = await onlineUserIds(server.app, [p.id]);
+          return { ws, online: online.has(p.id) };
+        }),
+      );
+      expect(seen.map((s) => s.online)).toEqual(people.map(() => true));
+      await Promise.all(seen.map((s) => s.ws.close()));
+    } finally {
+      broker.leaseAdd = leaseAdd;
+    }
+  });
+
   test("changes are coalesced to at most one per user per second", async () => {
     const watcher = await WsClient.connect(server.url, alice.token);
     const first = await WsClient.connect(server.url, bob.token);
