@@ -12,7 +12,7 @@ import { sql } from "drizzle-orm";
 import type { App } from "../app";
 import { queryRows } from "../db/client";
 import { chatReadsFor } from "../routers/chats/read-model";
-import { idList } from "../db/sql-fragments";
+import { intArray } from "../db/sql-fragments";
 import type { EventData, LoggedEvent } from "./event-types";
 import { countersQuery, type CounterRow, type Counters, type LiveCounters } from "./live-counters";
 
@@ -42,7 +42,7 @@ export function chatIdOf(e: LoggedEvent): number | null {
 export async function countersOfUser(app: App, userId: number, chatIds: number[]): Promise<Map<number, Counters>> {
   const out = new Map<number, Counters>();
   if (chatIds.length === 0) return out;
-  const rows = await queryRows<CounterRow>(app.db, countersQuery(sql`cm.user_id = ${userId} and cm.chat_id in (${idList(chatIds)})`, 0));
+  const rows = await queryRows<CounterRow>(app.db, countersQuery(sql`select unnest(${intArray(chatIds)}::int[]) as chat_id, ${userId}::int as user_id`, 0));
   for (const r of rows) out.set(Number(r.chat_id), { unread_count: Number(r.unread), unread_mentions_count: Number(r.mentions) });
   return out;
 }
