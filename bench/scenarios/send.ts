@@ -1,7 +1,7 @@
 /**
- * Scenario 2: sending. POST /api/v1/messages at concurrency 8/32/128 against the floor: the same
- * write set of a send as one SQL transaction through our driver (postgres.js, same pool size as the
- * server) in a tight loop, and through pgbench. Then an open loop at 50 % and 80 % of the best
+ * Scenario 2: sending. POST /api/v1/messages at concurrency 8/32/128 against the floor: the SQL the
+ * server runs for a send, issued the same way through our driver (postgres.js, same pool size as
+ * the server) in a tight loop, and through pgbench. Then an open loop at 50 % and 80 % of the best
  * closed-loop rate, latency from the intended send time.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -16,22 +16,102 @@ import { bearer, endpointExists, ratioFigure, type BenchContext } from "./contex
 
 const SERVER_POOL = 20;
 
-/** The write set of one send, as plain SQL (pgbench variables :c chat, :u sender). */
-const FLOOR_STATEMENTS = [
-  "select cm.role from chat_members cm join chats c on c.id = cm.chat_id where cm.chat_id = :c and cm.user_id = :u",
-  "insert into messages (chat_id, sender_id, type, text) values (:c, :u, 'text', 'floor message') returning id, created_at",
-  "update chats set last_message_id = currval(pg_get_serial_sequence('messages', 'id')), last_activity_at = now(), updated_at = now() where id = :c",
-  `select pg_advisory_xact_lock(${EVENT_LOG_LOCK_KEY})`,
-  `insert into chat_events (chat_id, seq, type, data) values (:c, nextval('event_seq'), 'message_created', '{"message":{"text":"floor message"}}')`,
-];
+/**
+ * The statements the server runs for one send in this scenario (a group of 3–10 members, no
+ * mentions, no client_message_id), exactly as PostgreSQL logged them (log_min_duration_statement = 0)
+ * at 7a84abc: the membership read, then one transaction with the message write (the message, the
+ * chat's activity and a notification per other unmuted member, src/routers/messages/
+ * write-statement.ts) and the event-log write (lock, positions, both logs, src/realtime/
+ * event-log.ts), whose COMMIT the server sends right behind it without waiting for its answer.
+ * Re-capture them when the send path's SQL changes.
+ */
+const MEMBER_READ =
+  'select "chats"."id", "chats"."public_id", "chats"."type", "chats"."title", "chats"."handle", "chats"."description", "chats"."avatar_url", "chats"."is_public", "chats"."is_saved", "chats"."unique_key", "chats"."pinned_message_id", "chats"."invite_token", "chats"."last_message_id", "chats"."last_activity_at", "chats"."members_count", "chats"."created_at", "chats"."updated_at", "chat_members"."id", "chat_members"."chat_id", "chat_members"."user_id", "chat_members"."role", "chat_members"."joined_at", "chat_members"."last_read_message_id", "chat_members"."last_delivered_message_id", "chat_members"."cleared_before_message_id", "chat_members"."archived", "chat_members"."pinned_at", "chat_members"."muted", "chat_members"."hidden", "chat_members"."joined_seq" from "chat_members" inner join "chats" on "chats"."id" = "chat_members"."chat_id" where ("chat_members"."chat_id" = $1 and "chat_members"."user_id" = $2) limit $3';
+const MESSAGE_WRITE = `with locked as materialized (select id from chats where id = $1::int for no key update), ins as (
+      insert into messages (chat_id, sender_id, type, text, client_message_id, reply_to_message_id, forwarded_from_message_id, attachment_waveform)
+      select locked.id, $2::int, $3::text, $4::text, $5::text,
+        $6::bigint, $7::bigint, $8::text::int[]
+      from locked
+      on conflict (chat_id, sender_id, client_message_id) do nothing
+      returning *), touched as (
+      update chats set last_message_id = greatest(coalesce(chats.last_message_id, 0), ins.id), last_activity_at = ins.created_at
+      from ins where chats.id = ins.chat_id), notified as (
+      insert into notifications (user_id, event_type, payload)
+      select r.user_id, r.event_type, '{"chat_id":' || ins.chat_id || ',"message_id":' || ins.id || ',"sender_id":' || ins.sender_id || '}'
+      from ins, ((select 1 as rank, cm.user_id, 'message_created' as event_type
+        from chat_members cm
+        where cm.chat_id = $9::int and cm.user_id <> $10::int and not cm.muted
+          
+        order by cm.user_id limit $11::int)) r
+      order by r.rank, r.user_id
+      returning *) select ins.*, (select coalesce(json_agg(n order by n.id), '[]') from notified n) as notifications from ins`;
+const EVENTS_WRITE = `with locked as materialized (select pg_advisory_xact_lock($1::bigint)),
+        drawn as materialized (select nextval('event_seq') as seq from locked, generate_series(1, $2::int)),
+        positions as (select seq, row_number() over (order by seq) as i from drawn),
+        placed as (
+          select e.chat_id, e.user_id, e.type, e.data, p.seq
+          from rows from (jsonb_to_recordset($3::text::jsonb) as (chat_id int, user_id int, type text, data jsonb))
+            with ordinality as e(chat_id, user_id, type, data, i)
+          join positions p using (i)
+        ),
+        chat_rows as (insert into chat_events (chat_id, seq, type, data) select chat_id, seq, type, data from placed where chat_id is not null),
+        user_rows as (insert into user_events (user_id, seq, type, data) select user_id, seq, type, data from placed where chat_id is null and user_id is not null)
+        select max(seq) as last from placed`;
 
-/** The same statements with $1 (chat) and $2 (sender) for postgres.js. */
-const DRIVER_STATEMENTS = FLOOR_STATEMENTS.map((s) => ({
-  text: s.replaceAll(":c", "$1").replaceAll(":u", "$2"),
-  params: s.includes(":u") ? 2 : s.includes(":c") ? 1 : 0,
-}));
+const FLOOR_TEXT = "floor message";
+const memberParams = (p: SendPair) => [p.chatId, p.userId, 1];
+const messageParams = (p: SendPair) => [p.chatId, p.userId, "text", FLOOR_TEXT, null, null, null, null, p.chatId, p.userId, 101];
 
-async function driverLoop(sql: postgres.Sql, pairs: { chatId: number; userId: number }[], concurrency: number, ms: number): Promise<LoadResult> {
+/** The events parameter the server builds from the message write's answer: notifications, then message_created. */
+function eventsOf(row: Record<string, unknown>): unknown[] {
+  const { notifications, ...message } = row as { notifications: Record<string, unknown>[]; chat_id: number };
+  return [
+    ...notifications.map((n) => ({ chat_id: null, user_id: n.user_id, type: "notification", data: { notification: n } })),
+    { chat_id: message.chat_id, user_id: null, type: "message_created", data: { message: { ...message, delivery_status: "sent" } } },
+  ];
+}
+
+/**
+ * One send's events as the server passed them for a chat of 6 members (captured); pgbench cannot
+ * build them from the message write's answer, so it always writes these 6 (the scenario's chats
+ * have 2–9 other members).
+ */
+const CAPTURED_EVENTS = `[{"chat_id":null,"user_id":2299,"type":"notification","data":{"notification":{"id":37377,"user_id":2299,"event_type":"message_created","payload":"{\\"chat_id\\":1003,\\"message_id\\":1011591,\\"sender_id\\":2300}","created_at":"2026-11-24T05:57:20.106Z"}}},{"chat_id":null,"user_id":2301,"type":"notification","data":{"notification":{"id":37378,"user_id":2301,"event_type":"message_created","payload":"{\\"chat_id\\":1003,\\"message_id\\":1011591,\\"sender_id\\":2300}","created_at":"2026-11-24T05:57:20.106Z"}}},{"chat_id":null,"user_id":2302,"type":"notification","data":{"notification":{"id":37379,"user_id":2302,"event_type":"message_created","payload":"{\\"chat_id\\":1003,\\"message_id\\":1011591,\\"sender_id\\":2300}","created_at":"2026-11-24T05:57:20.106Z"}}},{"chat_id":null,"user_id":2303,"type":"notification","data":{"notification":{"id":37380,"user_id":2303,"event_type":"message_created","payload":"{\\"chat_id\\":1003,\\"message_id\\":1011591,\\"sender_id\\":2300}","created_at":"2026-11-24T05:57:20.106Z"}}},{"chat_id":null,"user_id":2304,"type":"notification","data":{"notification":{"id":37381,"user_id":2304,"event_type":"message_created","payload":"{\\"chat_id\\":1003,\\"message_id\\":1011591,\\"sender_id\\":2300}","created_at":"2026-11-24T05:57:20.106Z"}}},{"chat_id":1003,"user_id":null,"type":"message_created","data":{"message":{"id":1011591,"chat_id":1003,"sender_id":2300,"reply_to_message_id":null,"forwarded_from_message_id":null,"type":"text","text":"probe 2","delivery_status":"sent","attachment_waveform":null,"created_at":"2026-11-24T05:57:20.106Z","updated_at":"2026-11-24T05:57:20.106Z"}}}]`;
+
+/** The same statements for pgbench (:c chat, :u sender), parameters written in. */
+const PGBENCH_STATEMENTS = [
+  withValues(MEMBER_READ, [":c", ":u", "1"]),
+  "begin",
+  withValues(MESSAGE_WRITE, [":c", ":u", "'text'", `'${FLOOR_TEXT}'`, "null", "null", "null", "null", ":c", ":u", "101"]),
+  withValues(EVENTS_WRITE, [String(EVENT_LOG_LOCK_KEY), "6", `'${CAPTURED_EVENTS}'`]),
+  "commit",
+].map((s) => s.replace(/\s+/g, " "));
+
+function withValues(text: string, values: string[]): string {
+  return text.replace(/\$(\d+)/g, (_, n: string) => values[Number(n) - 1] ?? "null");
+}
+
+interface SendPair {
+  chatId: number;
+  userId: number;
+}
+
+/** One send's statements through postgres.js, the way the server issues them. */
+async function floorSend(sql: postgres.Sql, p: SendPair): Promise<void> {
+  await sql.unsafe(MEMBER_READ, memberParams(p));
+  let events: Promise<unknown> | undefined;
+  await sql.begin(async (tx) => {
+    const [row] = await tx.unsafe(MESSAGE_WRITE, messageParams(p) as never[]);
+    if (!row) throw new Error("floor: nothing inserted");
+    const pending = eventsOf(row);
+    // Not awaited before the COMMIT, like the server (src/db/transact.ts).
+    events = tx.unsafe(EVENTS_WRITE, [EVENT_LOG_LOCK_KEY, pending.length, JSON.stringify(pending)]);
+    events.catch(() => {});
+  });
+  await events;
+}
+
+async function driverLoop(sql: postgres.Sql, pairs: SendPair[], concurrency: number, ms: number): Promise<LoadResult> {
   const lat: number[] = [];
   let ok = 0;
   let errors = 0;
@@ -45,9 +125,7 @@ async function driverLoop(sql: postgres.Sql, pairs: { chatId: number; userId: nu
       if (!p) break;
       const t0 = performance.now();
       try {
-        await sql.begin(async (tx) => {
-          for (const st of DRIVER_STATEMENTS) await tx.unsafe(st.text, st.params === 2 ? [p.chatId, p.userId] : st.params === 1 ? [p.chatId] : []);
-        });
+        await floorSend(sql, p);
         ok++;
         lat.push(performance.now() - t0);
       } catch (err) {
@@ -73,9 +151,7 @@ function pgbench(pairs: { chatId: number; userId: number }[], concurrency: numbe
       `\\set i random(0, ${Math.min(pairs.length, 32) - 1})`,
       `\\set c ${pick(chats.slice(0, 32))}`,
       `\\set u ${pick(users.slice(0, 32))}`,
-      "begin;",
-      ...FLOOR_STATEMENTS.map((s) => `${s};`),
-      "commit;",
+      ...PGBENCH_STATEMENTS.map((s) => `${s};`),
     ];
     writeFileSync(script, lines.join("\n") + "\n");
     const u = new URL(benchDbUrl());
