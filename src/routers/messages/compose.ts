@@ -14,7 +14,6 @@ import { forbidden, notFound } from "../../errors";
 import type { EventSink } from "../../realtime/event-log";
 import { CHAT_NOT_FOUND, requirePostRights, type ChatRow, type MemberRow } from "../chats/access";
 import { announceNotifications } from "../notifications/service";
-import { hasBlocked, isInContactsOf } from "../users/relations";
 import { messageEvents } from "./events";
 import { toMessageRead, type MessageRow } from "./read-model";
 import type { TMessageRead } from "./schemas";
@@ -40,16 +39,22 @@ export function mentionedUsernames(text: string | null | undefined): string[] {
 export async function requireCanPost(db: DbOrTx, chat: ChatRow, member: MemberRow): Promise<void> {
   requirePostRights(chat, member);
   if (chat.type !== "private") return;
+  // The counterpart with both relations to the sender, in one round trip (users/relations.ts
+  // states the same two rules for one pair at a time).
   const others = await db
-    .select({ id: users.id, allowPrivateMessages: users.allowPrivateMessages })
+    .select({
+      allowPrivateMessages: users.allowPrivateMessages,
+      blockedSender: sql<boolean>`exists (select 1 from blocks b where b.user_id = ${users.id} and b.blocked_id = ${member.userId})`,
+      senderInContacts: sql<boolean>`exists (select 1 from contacts c where c.user_id = ${users.id} and c.contact_id = ${member.userId})`,
+    })
     .from(chatMembers)
     .innerJoin(users, eq(users.id, chatMembers.userId))
     .where(and(eq(chatMembers.chatId, chat.id), ne(chatMembers.userId, member.userId)))
     .limit(1);
   const counterpart = others[0];
   if (!counterpart) return; // the saved chat, or a private chat whose other side is gone
-  if (await hasBlocked(db, counterpart.id, member.userId)) throw forbidden("This user does not accept your messages");
-  if (!counterpart.allowPrivateMessages && !(await isInContactsOf(db, counterpart.id, member.userId)))
+  if (counterpart.blockedSender) throw forbidden("This user does not accept your messages");
+  if (!counterpart.allowPrivateMessages && !counterpart.senderInContacts)
     throw forbidden("This user accepts private messages from contacts only");
 }
 
