@@ -68,10 +68,21 @@ export const EPHEMERAL_CHANNEL = "realtime:ephemeral";
 export const CLOSE_SESSION_REVOKED = 4001;
 export const CLOSE_BACKPRESSURE = 4008;
 const REPLAY_PAGE = 500;
+/** How long `ready` waits for the presence lease at most. */
+const LEASE_WAIT_MS = 1000;
 const TYPING_INTERVAL_SECONDS = 2;
 const SESSION_CHECK_MS = 5000;
 const SESSION_CHECK_CHUNK = 5000;
 const PRUNE_INTERVAL_MS = 3600 * 1000;
+
+/** Resolves when `p` does or after `ms`, whichever comes first. */
+function atMost(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([p, elapsed]).finally(() => clearTimeout(timer));
+}
 
 const userTopic = (userId: number) => `user:${userId}`;
 const chatTopic = (chatId: number) => `chat:${chatId}`;
@@ -365,11 +376,11 @@ export function createGateway(app: App): Gateway {
       const local = localUsers.get(ws.data.userId);
       if (local) local.sockets.push(ws);
       else localUsers.set(ws.data.userId, { sockets: [ws], live: 0, chats: [] });
-      // Presence fails open: without the broker the socket still goes live.
+      // Presence fails open: without the broker, or with a hung one, the socket still goes live.
       const leased = presence.connected(ws.data.userId, member(ws)).catch((err: unknown) => {
         if (!stopped) app.log.warn("presence lease failed", { user_id: ws.data.userId, error: String(err) });
       });
-      track(goLive(ws, leased));
+      track(goLive(ws, atMost(leased, LEASE_WAIT_MS)));
     },
     message(ws, raw) {
       const parsed = parseClientFrame(raw);

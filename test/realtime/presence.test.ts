@@ -78,6 +78,24 @@ describe("presence", () => {
     }
   });
 
+  test("a hung broker holds a socket's ready back one second at most", async () => {
+    const erin = await createUser(server);
+    const broker = server.app.broker;
+    const leaseAdd = broker.leaseAdd.bind(broker);
+    // Hung until the test ends, then the broker "recovers" and the held calls complete.
+    const held: (() => void)[] = [];
+    broker.leaseAdd = (key, member, ttl) => new Promise<void>((resolve) => held.push(() => resolve(leaseAdd(key, member, ttl))));
+    try {
+      const started = performance.now();
+      const ws = await WsClient.connect(server.url, erin.token);
+      expect(performance.now() - started).toBeLessThan(3000);
+      await ws.close();
+    } finally {
+      broker.leaseAdd = leaseAdd;
+      for (const release of held) release();
+    }
+  });
+
   test("changes are coalesced to at most one per user per second", async () => {
     const watcher = await WsClient.connect(server.url, alice.token);
     const first = await WsClient.connect(server.url, bob.token);
