@@ -2,8 +2,9 @@
  * Who may see and do what in a chat (CONTRACT §2, §5): the one place each rule lives.
  * Visibility failures answer 404 exactly like a missing chat; missing rights answer 403.
  */
-import { and, eq, inArray } from "drizzle-orm";
-import type { DbOrTx } from "../../db/client";
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Db, DbOrTx } from "../../db/client";
+import { prepared } from "../../db/prepared";
 import { blocks, chatMembers, chats, users, type ChatRole } from "../../db/schema";
 import { forbidden, notFound, unprocessable } from "../../errors";
 import { ownersWhoListViewer, visibleTo } from "../users/privacy";
@@ -30,12 +31,16 @@ export async function findMembership(db: DbOrTx, chatId: number, userId: number)
 
 /** The chat and the caller's membership; 404 when the caller is not a member (or no chat). */
 export async function requireMember(db: DbOrTx, chatId: number, userId: number): Promise<{ chat: ChatRow; member: MemberRow }> {
-  const rows = await db
-    .select({ chat: chats, member: chatMembers })
-    .from(chatMembers)
-    .innerJoin(chats, eq(chats.id, chatMembers.chatId))
-    .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, userId)))
-    .limit(1);
+  // Every message-level call starts here (each send): built and prepared once per database.
+  const rows = await prepared(db as Db, "require_member", (d) =>
+    d
+      .select({ chat: chats, member: chatMembers })
+      .from(chatMembers)
+      .innerJoin(chats, eq(chats.id, chatMembers.chatId))
+      .where(and(eq(chatMembers.chatId, sql.placeholder("chatId")), eq(chatMembers.userId, sql.placeholder("userId"))))
+      .limit(1)
+      .prepare("require_member"),
+  ).execute({ chatId, userId });
   const row = rows[0];
   if (!row) throw notFound(CHAT_NOT_FOUND);
   return row;
