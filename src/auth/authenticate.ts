@@ -2,14 +2,13 @@
  * Turns a bearer access token into the caller. The session is validated through lucia (one
  * primary-key join) unless PostgreSQL confirmed it less than SESSION_CACHE_MS ago
  * (session-cache.ts: revocations drop entries at once, and never take effect later than the
- * contract's one second). `last_used_at` is written at most once a minute per session so the check
- * stays a read.
+ * contract's one second). `last_used_at` is written at most once a minute per session, batched
+ * off the request path (last-used.ts), so the check stays a read.
  */
-import { eq } from "drizzle-orm";
 import type { App } from "../app";
-import { sessions } from "../db/schema";
 import { verifyJwt } from "./jwt";
 import { luciaFor } from "./lucia";
+import { markSessionUsed } from "./last-used";
 import { sessionCacheFor } from "./session-cache";
 
 export interface AuthedUser {
@@ -44,16 +43,7 @@ function touchIfStale(app: App, sessionId: string, lastUsed: number): void {
   const now = Date.now();
   if (now - lastUsed <= LAST_USED_RESOLUTION_MS) return;
   sessionCacheFor(app).markUsed(sessionId, now);
-  touchSession(app, sessionId);
-}
-
-/** Best effort and off the request path: a lost `last_used_at` write is harmless. */
-function touchSession(app: App, sessionId: string): void {
-  app.db
-    .update(sessions)
-    .set({ lastUsedAt: new Date() })
-    .where(eq(sessions.id, sessionId))
-    .catch((err: unknown) => app.log.warn("could not update last_used_at", { error: String(err) }));
+  markSessionUsed(app, sessionId);
 }
 
 export function bearerToken(header: string | null): string | null {

@@ -44,6 +44,7 @@ export class SessionCache {
   /** `lookupStartedAt`: when the query that confirmed the session was sent. */
   remember(sessionId: string, session: ConfirmedSession, lookupStartedAt: number): void {
     if (this.ttlMs <= 0) return;
+    this.dropLapsed(lookupStartedAt);
     if (this.entries.size >= MAX_ENTRIES) {
       // Oldest first (Map keeps insertion order); a dropped entry only costs one lookup.
       const oldest = this.entries.keys().next().value;
@@ -51,6 +52,17 @@ export class SessionCache {
     }
     this.entries.delete(sessionId);
     this.entries.set(sessionId, { ...session, trustedUntil: lookupStartedAt + this.ttlMs });
+  }
+
+  /**
+   * Entries are (re)inserted in the order their trust began and all trust for the same TTL, so the
+   * lapsed ones are at the front: idle sessions (a socket that connected once) hold no memory.
+   */
+  private dropLapsed(now: number): void {
+    for (const [id, entry] of this.entries) {
+      if (now < entry.trustedUntil) return;
+      this.entries.delete(id);
+    }
   }
 
   markUsed(sessionId: string, at: number): void {

@@ -4,7 +4,8 @@
  * broker message arrives, and within one second even when no message comes at all.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
+import { flushSessionUse } from "../../src/auth/last-used";
 import { SESSIONS_REVOKED_CHANNEL } from "../../src/auth/revocation";
 import { SessionCache } from "../../src/auth/session-cache";
 import { sessions } from "../../src/db/schema";
@@ -23,6 +24,14 @@ describe("SessionCache", () => {
     expect(cache.get("s1", 5_999)?.userId).toBe(7);
     expect(cache.get("s1", 6_000)).toBeNull();
     expect(cache.size).toBe(0);
+  });
+
+  test("lapsed entries leave when new ones arrive, so idle sessions hold no memory", () => {
+    const cache = new SessionCache(1000);
+    for (let i = 0; i < 100; i++) cache.remember(`old${i}`, session, 1_000);
+    cache.remember("fresh", session, 2_500);
+    expect(cache.size).toBe(1);
+    expect(cache.get("fresh", 2_600)?.userId).toBe(7);
   });
 
   test("never outlives the session's own expiry, forgets revoked ids, and is off at 0", () => {
@@ -70,6 +79,27 @@ async function nextRevocationOn(server: TestServer): Promise<{ ids: Promise<stri
   const off = await server.app.broker.subscribe(SESSIONS_REVOKED_CHANNEL, (message) => deliver((JSON.parse(message) as { session_ids: string[] }).session_ids));
   return { ids: ids.finally(off) };
 }
+
+describe("last_used_at", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server.stop());
+
+  test("sessions idle for over a minute are marked used again, several in one batched write", async () => {
+    const users = await Promise.all([createUser(server), createUser(server)]);
+    const ids = users.map((u) => jtiOf(u.token));
+    const longAgo = new Date(Date.now() - 10 * 60_000);
+    await server.app.db.update(sessions).set({ lastUsedAt: longAgo }).where(inArray(sessions.id, ids));
+    await Bun.sleep(server.app.config.SESSION_CACHE_MS); // the confirmations cached by createUser lapse
+    for (const u of users) expect((await client(server.url).get("/auth/me", { token: u.token })).status).toBe(200);
+    await flushSessionUse(server.app);
+    const rows = await server.app.db.select({ lastUsedAt: sessions.lastUsedAt }).from(sessions).where(inArray(sessions.id, ids));
+    expect(rows).toHaveLength(2);
+    for (const r of rows) expect(r.lastUsedAt?.getTime() ?? 0).toBeGreaterThan(Date.now() - 60_000);
+  });
+});
 
 describe.skipIf(!(usingPostgres && usingRedis))("session cache on two instances", () => {
   let A: TestServer;
