@@ -96,16 +96,20 @@ interface SendPair {
   userId: number;
 }
 
+const PREPARED = { prepare: true } as const;
+
 /** One send's statements through postgres.js, the way the server issues them. */
 async function floorSend(sql: postgres.Sql, p: SendPair): Promise<void> {
-  await sql.unsafe(MEMBER_READ, memberParams(p));
+  // Prepared like the server's statements (src/db/client.ts): postgres.js does not prepare
+  // `unsafe` text unless asked, and parsing and planning every time would make the floor slower.
+  await sql.unsafe(MEMBER_READ, memberParams(p), PREPARED);
   let events: Promise<unknown> | undefined;
   await sql.begin(async (tx) => {
-    const [row] = await tx.unsafe(MESSAGE_WRITE, messageParams(p) as never[]);
+    const [row] = await tx.unsafe(MESSAGE_WRITE, messageParams(p) as never[], PREPARED);
     if (!row) throw new Error("floor: nothing inserted");
     const pending = eventsOf(row);
     // Not awaited before the COMMIT, like the server (src/db/transact.ts).
-    events = tx.unsafe(EVENTS_WRITE, [EVENT_LOG_LOCK_KEY, pending.length, JSON.stringify(pending)]);
+    events = tx.unsafe(EVENTS_WRITE, [EVENT_LOG_LOCK_KEY, pending.length, JSON.stringify(pending)], PREPARED);
     events.catch(() => {});
   });
   await events;
@@ -138,7 +142,10 @@ async function driverLoop(sql: postgres.Sql, pairs: SendPair[], concurrency: num
   return { ok, errors, seconds: (performance.now() - start) / 1000, latenciesMs: lat, firstError };
 }
 
-/** pgbench with the same statements; answers transactions per second (null when unavailable). */
+/**
+ * pgbench with the same statements; answers transactions per second (null when unavailable). Simple
+ * protocol: in prepared mode pgbench reads the `:` inside the captured events JSON as variables.
+ */
 function pgbench(pairs: { chatId: number; userId: number }[], concurrency: number, seconds: number): { tps: number; p99?: number } | null {
   const dir = mkdtempSync(join(tmpdir(), "parley-pgbench-"));
   try {
@@ -161,6 +168,7 @@ function pgbench(pairs: { chatId: number; userId: number }[], concurrency: numbe
     );
     const out = r.stdout.toString();
     const m = /tps = ([\d.]+)/.exec(out);
+    if (!m) console.warn(`pgbench gave no rate: ${r.stderr.toString().trim().split("\n").slice(-3).join(" | ")}`);
     return m ? { tps: Number(m[1]) } : null;
   } catch {
     return null;
