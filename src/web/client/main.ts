@@ -3,6 +3,7 @@
  * Own messages show their delivery status ("✓", "✓✓", "✓✓ read"), updated by realtime events;
  * messages from others are marked read over the socket as soon as they are on screen.
  */
+import { furtherStatus } from "./delivery-status";
 import { connectRealtime, createParleyClient, type ChatRead, type MessageRead, type RealtimeConnection } from "../../../client-sdk/src/index";
 
 const origin = location.origin;
@@ -151,7 +152,8 @@ async function openChat(chatId: number): Promise<void> {
 function upsertMessage(m: MessageRead): void {
   if (m.chat_id !== state.chatId) return;
   const i = state.messages.findIndex((x) => x.id === m.id);
-  if (i >= 0) state.messages[i] = m;
+  const known = state.messages[i];
+  if (known) state.messages[i] = { ...m, delivery_status: furtherStatus(known.delivery_status, m.delivery_status) };
   else {
     state.messages.push(m);
     state.messages.sort((a, b) => a.id - b.id);
