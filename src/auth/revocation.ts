@@ -31,6 +31,16 @@ export async function deleteSessions(db: DbOrTx, userId: number, scope: RevokeSc
   return { userId, sessionIds: rows.map((r) => r.id) };
 }
 
+/** The session ids of a `sessions:revoked` message; null when it is malformed. */
+export function revokedSessionIds(message: string): string[] | null {
+  try {
+    const parsed = JSON.parse(message) as { session_ids?: unknown };
+    return Array.isArray(parsed.session_ids) ? parsed.session_ids.filter((id): id is string => typeof id === "string") : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Tells every instance (after commit) that these sessions are gone. */
 export async function announceRevoked(app: App, revoked: RevokedSessions): Promise<void> {
   if (revoked.sessionIds.length === 0) return;

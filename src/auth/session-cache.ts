@@ -12,7 +12,7 @@
  * Only confirmations are cached, never refusals, and the map is bounded.
  */
 import type { App } from "../app";
-import { SESSIONS_REVOKED_CHANNEL } from "./revocation";
+import { revokedSessionIds, SESSIONS_REVOKED_CHANNEL } from "./revocation";
 
 export interface ConfirmedSession {
   userId: number;
@@ -90,7 +90,7 @@ export function sessionCacheFor(app: App): SessionCache {
   cache = created;
   if (app.config.SESSION_CACHE_MS > 0) {
     const subscribed = app.broker
-      .subscribe(SESSIONS_REVOKED_CHANNEL, (message) => created.forget(revokedIdsOf(message)))
+      .subscribe(SESSIONS_REVOKED_CHANNEL, (message) => created.forget(revokedSessionIds(message) ?? []))
       .catch((err: unknown) => {
         // Without the subscription the TTL alone bounds staleness (still within the contract).
         app.log.warn("session cache: no revocation subscription", { error: String(err) });
@@ -102,13 +102,4 @@ export function sessionCacheFor(app: App): SessionCache {
     });
   }
   return cache;
-}
-
-function revokedIdsOf(message: string): string[] {
-  try {
-    const parsed = JSON.parse(message) as { session_ids?: unknown };
-    return Array.isArray(parsed.session_ids) ? parsed.session_ids.filter((id): id is string => typeof id === "string") : [];
-  } catch {
-    return [];
-  }
 }

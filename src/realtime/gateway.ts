@@ -21,7 +21,7 @@ import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { and, eq, gt, sql } from "drizzle-orm";
 import type { App } from "../app";
 import { authenticateAccessToken, bearerToken } from "../auth/authenticate";
-import { SESSIONS_REVOKED_CHANNEL } from "../auth/revocation";
+import { revokedSessionIds, SESSIONS_REVOKED_CHANNEL } from "../auth/revocation";
 import { prepared } from "../db/prepared";
 import { chatMembers, sessions } from "../db/schema";
 import { AppError } from "../errors";
@@ -30,7 +30,7 @@ import { findMembership } from "../routers/chats/access";
 import { updateMessageStatus } from "../routers/messages/service";
 import type { LoggedEvent } from "./event-types";
 import { encodeEphemeral, encodeEvent, errorFrame, parseClientFrame, type TClientFrame } from "./frames";
-import { isPersonal, personalize, personalizeFor, PERSONAL_FANOUT_LIMIT, type PersonalData } from "./personalize";
+import { chatIdOf, isPersonal, personalize, personalizeFor, PERSONAL_FANOUT_LIMIT, type PersonalData } from "./personalize";
 import { PresenceTracker } from "./presence";
 import { EVENT_RETENTION_DAYS, pruneEventLog, readVisible, resumeIsImpossible } from "./replay";
 import { Tailer } from "./tailer";
@@ -179,13 +179,6 @@ export function createGateway(app: App): Gateway {
     for (const ws of local.sockets) if (ws.data.live) ws.unsubscribe(topic);
   }
 
-  const chatIdIn = (data: Record<string, unknown>): number | null => {
-    if (typeof data.chat_id === "number") return data.chat_id;
-    const chat = data.chat;
-    if (chat && typeof chat === "object" && "id" in chat && typeof chat.id === "number") return chat.id;
-    return null;
-  };
-
   /** Receivers of a personal frame on this instance, or null when one shared publish is used. */
   function personalReceivers(e: LoggedEvent): number[] | null {
     if (!isPersonal(e)) return null;
@@ -226,7 +219,7 @@ export function createGateway(app: App): Gateway {
           if (e.type === "chat_deleted") for (const u of [...(local ?? [])]) leaveChat(u, e.chatId);
         } else if (e.userId !== null && liveUser(e.userId)) {
           publish(userTopic(e.userId), encodeEvent(e, personal.get(e.seq)?.get(e.userId) ?? e.data));
-          const chatId = chatIdIn(e.data);
+          const chatId = chatIdOf(e);
           if (chatId !== null && e.type === "chat_updated") joinChat(e.userId, chatId);
           if (chatId !== null && e.type === "chat_deleted") leaveChat(e.userId, chatId);
         }
@@ -467,12 +460,9 @@ export function createGateway(app: App): Gateway {
       );
       unsubscribers.push(
         await app.broker.subscribe(SESSIONS_REVOKED_CHANNEL, (message) => {
-          try {
-            const m = JSON.parse(message) as { session_ids?: unknown };
-            if (Array.isArray(m.session_ids)) closeSessions(m.session_ids.filter((s): s is string => typeof s === "string"));
-          } catch {
-            app.log.warn("malformed sessions:revoked message");
-          }
+          const ids = revokedSessionIds(message);
+          if (ids) closeSessions(ids);
+          else app.log.warn("malformed sessions:revoked message");
         }),
       );
       const heartbeatSeconds = Math.max(1, Math.floor(app.config.PRESENCE_LEASE_SECONDS / 3));
