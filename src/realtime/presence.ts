@@ -84,12 +84,21 @@ export class PresenceTracker {
 
   /** `lastLocal`: no other connection of this user remains on this instance. */
   async disconnected(userId: number, member: string, lastLocal: boolean): Promise<void> {
+    // last_seen_at is written before the lease goes: a reader who sees the user offline must also
+    // see when they were last online (written needlessly, and later rewritten, if another instance
+    // still holds a connection).
+    if (lastLocal) {
+      await this.app.db
+        .update(users)
+        .set({ lastSeenAt: new Date() })
+        .where(eq(users.id, userId))
+        .catch((err: unknown) => this.app.log.warn("last_seen_at not written", { user_id: userId, error: String(err) }));
+    }
     await this.app.broker.leaseRemove(userKey(userId), member);
     if (!lastLocal) return;
     const left = await this.app.broker.leaseMembers(userKey(userId));
     if (left.length > 0) return;
     await this.app.broker.leaseRemove(KEY_ONLINE, String(userId));
-    await this.app.db.update(users).set({ lastSeenAt: new Date() }).where(eq(users.id, userId));
     this.schedule(userId, false);
   }
 
