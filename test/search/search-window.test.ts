@@ -1,14 +1,17 @@
 /**
- * Message search runs in two passes (src/routers/messages/search.ts): the newest RECENT_WINDOW
- * messages first, then the older ones through the trigram index when the window held fewer than
- * `limit` matches. These tests push matches below the window with filler messages (inserted
- * directly: the subject is the read path) and check that the answer is exactly the single query's.
+ * Message search runs in two passes (src/routers/messages/search.ts): a recent window first (the
+ * RECENT_WINDOW message ids below the caller's newest message, or below the chat's newest in a
+ * search inside one chat), then the older ones through the trigram index when the window held
+ * fewer than `limit` matches (chat by chat in one chat or for a caller in at most FEW_CHATS chats,
+ * else once for the table). These
+ * tests push matches below the window with filler messages (inserted directly: the subject is the
+ * read path) and check that the answer is exactly the single query's.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { queryRows } from "../../src/db/client";
 import { containsPattern } from "../../src/db/sql-fragments";
-import { RECENT_WINDOW } from "../../src/routers/messages/search";
+import { FEW_CHATS, RECENT_WINDOW } from "../../src/routers/messages/search";
 import { client } from "../helpers/http";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { createUser, type TestUser } from "../helpers/users";
@@ -25,7 +28,7 @@ beforeAll(async () => {
   server = await startTestServer();
   http = client(server.url);
   [alice, bob, carol] = await Promise.all([createUser(server), createUser(server), createUser(server)]);
-  filler = await chatOf(server, "group", carol, []);
+  filler = await chatOf(server, "group", carol, [alice, bob]);
 });
 afterAll(() => server.stop());
 
@@ -38,12 +41,17 @@ const search = async (u: TestUser, query: string, extra = "") => {
   return (r.body as { id: number }[]).map((m) => m.id);
 };
 
-/** Pushes every message sent so far below the recent window (in a chat nobody here searches). */
-async function pushBelowWindow() {
+/**
+ * Pushes every message sent so far below the recent windows: RECENT_WINDOW fillers in `chatId` (by
+ * default a chat of alice, bob and carol), with the chat's last_message_id raised as the write path
+ * raises it.
+ */
+async function pushBelowWindow(chatId = filler) {
   await server.app.db.execute(
     sql`insert into messages (chat_id, sender_id, type, text)
-        select ${filler}, ${carol.id}, 'text', 'filler ' || g from generate_series(1, ${RECENT_WINDOW}) g`,
+        select ${chatId}, ${carol.id}, 'text', 'filler ' || g from generate_series(1, ${RECENT_WINDOW}) g`,
   );
+  await server.app.db.execute(sql`update chats set last_message_id = (select max(id) from messages where chat_id = ${chatId}) where id = ${chatId}`);
 }
 
 /** The search as one plain query: what both passes together must answer. */
@@ -135,4 +143,65 @@ describe("search across the recent window", () => {
       [older.id, "read"],
     ]);
   });
+
+  test("in one chat: the window below the chat's newest message, then its older matches, whatever the other chats hold", async () => {
+    const word = freshWord();
+    const chat = await chatOf(server, "group", alice, [bob]);
+    const other = await chatOf(server, "group", alice, [bob]);
+    const old = [];
+    for (let i = 0; i < 3; i++) old.push((await sendText(http, bob, chat, `old ${word} ${i}`)).id);
+    const hidden = await sendText(http, bob, chat, `old ${word} hidden`);
+    const elsewhere = await sendText(http, bob, other, `${word} elsewhere`);
+    expect((await http.delete(`/messages/${hidden.id}?for_all=false`, { token: alice.token })).status).toBe(204);
+    await pushBelowWindow(chat);
+    const recent = [];
+    for (let i = 0; i < 2; i++) recent.push((await sendText(http, bob, chat, `new ${word} ${i}`)).id);
+    const newestFirst = [...recent.reverse(), ...old.reverse()];
+    // Newer traffic elsewhere does not move the chat's window.
+    await pushBelowWindow();
+
+    expect(await search(alice, word, `&chat_id=${chat}`)).toEqual(newestFirst);
+    for (const limit of [1, 2, 3, 5]) expect(await search(alice, word, `&chat_id=${chat}&limit=${limit}`)).toEqual(await reference(alice, word, limit, chat));
+    expect(await search(bob, word, `&chat_id=${chat}`)).toEqual(await reference(bob, word, 50, chat));
+    expect(await search(bob, word, `&chat_id=${chat}`)).toContain(hidden.id);
+    expect(await search(alice, word, `&chat_id=${other}`)).toEqual([elsewhere.id]);
+    expect(await search(alice, freshWord(), `&chat_id=${chat}`)).toEqual([]);
+  });
+
+  // Pass 2 reads the index chat by chat for a caller in few chats and once for the table otherwise:
+  // the same answer either way.
+  for (const [label, chatCount] of [
+    ["few", 3],
+    ["more than FEW_CHATS", FEW_CHATS + 2],
+  ] as const) {
+    test(`a caller in ${label} chats: matches across them, above and below the window, newest first`, async () => {
+      const word = freshWord();
+      const dave = await createUser(server);
+      const chats: number[] = [];
+      for (let i = 0; i < chatCount; i++) chats.push(await chatOf(server, i % 3 ? "group" : "channel", carol, [dave]));
+      const [left, cleared, kept] = chats as [number, number, number];
+      const foreign = await chatOf(server, "group", carol, [bob]);
+      const old: number[] = [];
+      for (const [i, chat] of chats.entries()) old.push((await sendText(http, carol, chat, `${word} old ${i}`)).id);
+      await sendText(http, carol, foreign, `${word} not dave's`);
+      const hiddenForDave = await sendText(http, carol, kept, `${word} hidden for dave`);
+      const deletedForAll = await sendText(http, carol, kept, `${word} deleted for all`);
+      expect((await http.delete(`/messages/${hiddenForDave.id}?for_all=false`, { token: dave.token })).status).toBe(204);
+      expect((await http.delete(`/messages/${deletedForAll.id}?for_all=true`, { token: carol.token })).status).toBe(204);
+      expect((await http.post(`/chats/${left}/leave`, { token: dave.token })).status).toBe(204);
+      expect((await http.post(`/chats/${cleared}/clear`, { token: dave.token })).status).toBe(204);
+      // Below dave's window: filler in one of his chats; then, above his newest message, a busy
+      // chat he is not in.
+      await pushBelowWindow(kept);
+      const visibleOld = old.filter((_, i) => i > 1).reverse();
+      expect(await search(dave, word)).toEqual(visibleOld);
+      await pushBelowWindow(foreign);
+      expect(await search(dave, word)).toEqual(visibleOld);
+      const newer = (await sendText(http, carol, chats[chatCount - 1] ?? kept, `${word.toUpperCase()} newer`)).id;
+      expect(await search(dave, word)).toEqual([newer, ...visibleOld]);
+      for (const limit of [1, 2, 3, 50]) expect(await search(dave, word, `&limit=${limit}`)).toEqual(await reference(dave, word, limit));
+      expect(await search(carol, word)).toEqual(await reference(carol, word, 50));
+      expect(await search(dave, freshWord())).toEqual([]);
+    });
+  }
 });

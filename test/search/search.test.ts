@@ -90,13 +90,17 @@ describe("GET /messages/search", () => {
     expect((await http.get(`/messages/search?query=abc&chat_id=${foreign}`, { token: alice.token })).status).toBe(404);
   });
 
-  test("the search is served by the trigram index on lower(text)", async () => {
-    const plan = await server.app.db.transaction(async (tx) => {
-      await tx.execute(sql`set local enable_seqscan = off`);
-      const rows = await queryRows<Record<string, string>>(tx, sql`explain select id from messages where lower(text) like ${"%needle%"}`);
-      return rows.map((r) => Object.values(r).join(" ")).join("\n");
-    });
-    expect(plan).toContain("messages_text_trgm");
+  test("the search is served by the trigram index keyed by chat, with or without a chat", async () => {
+    const plan = (query: ReturnType<typeof sql>) =>
+      server.app.db.transaction(async (tx) => {
+        await tx.execute(sql`set local enable_seqscan = off`);
+        const rows = await queryRows<Record<string, string>>(tx, sql`explain ${query}`);
+        return rows.map((r) => Object.values(r).join(" ")).join("\n");
+      });
+    expect(await plan(sql`select id from messages where lower(text) like ${"%needle%"}`)).toContain("messages_chat_text_trgm");
+    // Keyed by chat (btree_gin): a search in a few chats reads only their entries.
+    const [index] = await queryRows<{ indexdef: string }>(server.app.db, sql`select indexdef from pg_indexes where indexname = 'messages_chat_text_trgm'`);
+    expect(index?.indexdef).toContain("USING gin (chat_id, lower(text) gin_trgm_ops)");
   });
 });
 

@@ -33,7 +33,9 @@ export const messages = pgTable(
     index("messages_id_idx").on(t.id),
     uniqueIndex("messages_client_id_key").on(t.chatId, t.senderId, t.clientMessageId),
     index("messages_reply_idx").on(t.chatId, t.replyToMessageId),
-    index("messages_text_trgm").using("gin", sql`lower(${t.text}) gin_trgm_ops`),
+    // Trigrams of lower(text) keyed by chat (btree_gin): one chat's matches without the others',
+    // and still every chat's when only the text is given (src/routers/messages/search.ts).
+    index("messages_chat_text_trgm").using("gin", t.chatId, sql`lower(${t.text}) gin_trgm_ops`),
   ],
 );
 
