@@ -17,7 +17,7 @@ import type { App } from "../../app";
 import { queryRows, type DbOrTx } from "../../db/client";
 import { intArray } from "../../db/sql-fragments";
 import type { ChatRole, ChatType, MessageType, PrivacyLevel } from "../../db/schema";
-import { iso, isoOrNull } from "../../lib/time";
+import { isoFromDriver, isoFromDriverOrNull } from "../../lib/pg-timestamp";
 import { allOnlineUserIds } from "../../realtime/presence";
 import { visibleTo } from "../users/privacy";
 import type { TChatRead } from "./schemas";
@@ -62,8 +62,6 @@ interface ChatReadRow {
   cp_blocked_viewer: boolean | null;
 }
 
-const toDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v));
-const toDateOrNull = (v: Date | string | null): Date | null => (v === null ? null : toDate(v));
 const toNumOrNull = (v: Raw): number | null => (v === null ? null : Number(v));
 
 export interface ChatReadOptions {
@@ -189,12 +187,12 @@ export async function loadChatReadsOf(app: App, db: DbOrTx, viewerId: number, so
       counterpart_username: isPrivate ? (cp?.username ?? null) : null,
       counterpart_avatar_url: isPrivate ? cpAvatar : null,
       counterpart_is_online: isPrivate && cp && cpPresence ? online.has(cp.id) : null,
-      counterpart_last_seen_at: isPrivate && cp && cpPresence ? isoOrNull(toDateOrNull(cp.lastSeenAt)) : null,
+      counterpart_last_seen_at: isPrivate && cp && cpPresence ? isoFromDriverOrNull(cp.lastSeenAt) : null,
       last_message_text: b.lm_text,
       last_message_type: b.lm_type,
-      last_message_created_at: b.lm_created_at === null ? null : iso(toDate(b.lm_created_at)),
+      last_message_created_at: isoFromDriverOrNull(b.lm_created_at),
       my_role: b.role,
-      created_at: iso(toDate(b.created_at)),
+      created_at: isoFromDriver(b.created_at),
     });
   }
   return out;

@@ -67,12 +67,17 @@ export async function listChats(app: App, viewerId: number, opts: ListChatsOptio
         select 1 from chat_members o join users u on u.id = o.user_id
         where o.chat_id = c.id and o.user_id <> ${viewerId} and lower(u.name) like ${pattern})))`);
   }
-  // The page of ids and their ChatReads in one statement.
-  const page = sql`select c.id, row_number() over (order by (cm.pinned_at is not null)::int desc, coalesce(cm.pinned_at, c.last_activity_at) desc, c.id desc) as ord
-        from chat_members cm join chats c on c.id = cm.chat_id
-        where ${sql.join(conditions, sql` and `)}
-        order by (cm.pinned_at is not null)::int desc, coalesce(cm.pinned_at, c.last_activity_at) desc, c.id desc
-        limit ${literalLimit(opts.limit)}`;
+  // The page of ids and their ChatReads in one statement. The limit sits right on the sort, so the
+  // caller's memberships go through a top-N heapsort; numbering them in the same select put a
+  // window aggregate in between and sorted every membership (0.3 of 3 ms for 1,000 chats).
+  const page = sql`select p.id, row_number() over (order by p.pinned desc, p.activity desc, p.id desc) as ord
+        from (
+          select c.id, (cm.pinned_at is not null)::int as pinned, coalesce(cm.pinned_at, c.last_activity_at) as activity
+          from chat_members cm join chats c on c.id = cm.chat_id
+          where ${sql.join(conditions, sql` and `)}
+          order by (cm.pinned_at is not null)::int desc, coalesce(cm.pinned_at, c.last_activity_at) desc, c.id desc
+          limit ${literalLimit(opts.limit)}
+        ) p`;
   return loadChatReadsOf(app, db, viewerId, page);
 }
 

@@ -11,6 +11,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { queryRows, type DbOrTx } from "../../db/client";
 import type { messages } from "../../db/schema";
+import { isoFromDriver } from "../../lib/pg-timestamp";
 import { iso } from "../../lib/time";
 import type { TMessageRead } from "./schemas";
 import { intArray } from "../../db/sql-fragments";
@@ -119,7 +120,6 @@ export interface MessageReadRow {
   delivery_status: TMessageRead["delivery_status"];
 }
 
-const isoOf = (v: Date | string): string => iso(v instanceof Date ? v : new Date(v));
 const bigOrNull = (v: BigintText | null): number | null => (v === null ? null : Number(v));
 
 export function toMessageReadFromRow(r: MessageReadRow): TMessageRead {
@@ -133,7 +133,7 @@ export function toMessageReadFromRow(r: MessageReadRow): TMessageRead {
     text: r.text,
     delivery_status: r.delivery_status,
     attachment_waveform: r.attachment_waveform ?? null,
-    created_at: isoOf(r.created_at),
-    updated_at: isoOf(r.updated_at),
+    created_at: isoFromDriver(r.created_at),
+    updated_at: isoFromDriver(r.updated_at),
   };
 }
