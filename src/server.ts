@@ -2,7 +2,6 @@
  * Bun.serve: one listener for /health*, /trpc, /api/v1 (REST bridge + OpenAPI), /docs, /ws,
  * /files (local storage) and /app. Every request gets one structured log line.
  */
-import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Server } from "bun";
 import { randomBytes } from "node:crypto";
 import type { App } from "./app";
@@ -12,10 +11,10 @@ import { handleHealth } from "./http/health";
 import { DOCS_HTML, openApiDocument } from "./http/openapi";
 import { errorResponse, json } from "./http/respond";
 import { createRestBridge } from "./http/rest-bridge";
+import { createTrpcHandler } from "./http/trpc-handler";
 import { handleFiles } from "./media/files-route";
 import { createGateway, type SocketData } from "./realtime/gateway";
-import { appRouter, createCaller } from "./routers/_app";
-import { appErrorAsTrpc } from "./trpc";
+import { appRouter } from "./routers/_app";
 import { handleWebApp } from "./web/app-route";
 
 export const API_PREFIX = "/api/v1";
@@ -28,11 +27,16 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(app: App, opts: { port?: number; hostname?: string } = {}): Promise<RunningServer> {
-  const bridge = createRestBridge(appRouter._def.procedures, createCaller as never, {
-    prefix: API_PREFIX,
-    maxBodyBytes: app.config.MAX_BODY_BYTES,
-  });
+export interface ServerOptions {
+  port?: number;
+  hostname?: string;
+  /** False sends every tRPC call through the fetch adapter (tests compare the two paths). */
+  trpcFastPath?: boolean;
+}
+
+export async function startServer(app: App, opts: ServerOptions = {}): Promise<RunningServer> {
+  const bridge = createRestBridge(appRouter._def.procedures, { prefix: API_PREFIX, maxBodyBytes: app.config.MAX_BODY_BYTES });
+  const trpc = createTrpcHandler(appRouter, { maxBatchSize: MAX_TRPC_BATCH, fastPath: opts.trpcFastPath });
   const gateway = createGateway(app);
   const bodyLimit = Math.max(app.config.MAX_BODY_BYTES, app.config.MAX_UPLOAD_SIZE_BYTES) + 1024 * 1024;
 
@@ -50,7 +54,7 @@ export async function startServer(app: App, opts: { port?: number; hostname?: st
       if (path === `${API_PREFIX}/openapi.json`) return json(openApiDocument());
       return bridge.handle(req, url, makeCtx);
     }
-    if (path.startsWith("/trpc")) return handleTrpc(req, makeCtx);
+    if (path.startsWith("/trpc")) return handleTrpc(req, url, makeCtx);
     if (path === "/ws") return gateway.upgrade(req, url, server);
     if (path === "/docs") return new Response(DOCS_HTML, { headers: { "content-type": "text/html; charset=utf-8" } });
     if (path.startsWith("/files/")) {
@@ -64,24 +68,10 @@ export async function startServer(app: App, opts: { port?: number; hostname?: st
     return errorResponse(404, "Not found");
   }
 
-  async function handleTrpc(req: Request, makeCtx: () => Promise<Context>): Promise<Response> {
+  async function handleTrpc(req: Request, url: URL, makeCtx: () => Promise<Context>): Promise<Response> {
     const declared = Number(req.headers.get("content-length") ?? "0");
     if (declared > app.config.MAX_BODY_BYTES) return errorResponse(413, `Request body exceeds ${app.config.MAX_BODY_BYTES} bytes`);
-    return fetchRequestHandler({
-      endpoint: "/trpc",
-      req,
-      router: appRouter,
-      // A context that cannot be built (database down) answers its AppError's status (503), not 500.
-      createContext: () => makeCtx().catch((err: unknown) => Promise.reject(err instanceof AppError ? appErrorAsTrpc(err) : err)),
-      maxBatchSize: MAX_TRPC_BATCH,
-      responseMeta({ errors }) {
-        const retry = errors.map((e) => (e.cause instanceof AppError ? e.cause.retryAfter : undefined)).find((r) => r !== undefined);
-        const headers = new Headers();
-        if (retry !== undefined) headers.set("retry-after", String(retry));
-        if (errors.some((e) => e.code === "UNAUTHORIZED")) headers.set("www-authenticate", "Bearer");
-        return { headers };
-      },
-    });
+    return trpc(req, url, makeCtx);
   }
 
   const server = Bun.serve<SocketData>({
@@ -133,7 +123,13 @@ export async function startServer(app: App, opts: { port?: number; hostname?: st
   };
 }
 
+/** Request ids for logs: a random per-process prefix and a counter (16 hex characters; no entropy per request needed). */
+const REQUEST_ID_PREFIX = randomBytes(4).toString("hex");
+let requestSeq = 0;
+
 function requestIdOf(req: Request): string {
   const given = req.headers.get("x-request-id");
-  return given && /^[\w-]{1,64}$/.test(given) ? given : randomBytes(8).toString("hex");
+  if (given && /^[\w-]{1,64}$/.test(given)) return given;
+  requestSeq = (requestSeq + 1) % 0x100000000;
+  return REQUEST_ID_PREFIX + requestSeq.toString(16).padStart(8, "0");
 }

@@ -86,21 +86,34 @@ function findUnstorableString(value: unknown, path: string, depth = 0): string |
  * threw. One middleware rather than two: each tRPC layer costs a call chain and a copy of its options.
  */
 const boundary = t.middleware(async ({ ctx, next, getRawInput }) => {
-  const raw = await getRawInput().catch((err: unknown) => {
-    throw toTrpcError(err, ctx);
-  });
-  const field = findUnstorableString(raw, "");
-  if (field) throw toTrpcError(new AppError("UNPROCESSABLE", `${field}: must not contain NUL or unpaired surrogate characters`), ctx);
+  await refuseUnstorableInput(ctx, getRawInput);
   const result = await next();
   if (!result.ok) throw toTrpcError(result.error, ctx);
   return result;
 });
 
+/**
+ * `boundary` and the caller check in one layer, in that order (unstorable input is 422 even for
+ * anonymous callers, as with two layers), for the same reason.
+ */
+const authedBoundary = t.middleware(async ({ ctx, next, getRawInput }) => {
+  await refuseUnstorableInput(ctx, getRawInput);
+  const user = ctx.user;
+  if (!user) throw toTrpcError(new AppError("UNAUTHORIZED", ctx.badToken ? "Invalid or expired token" : "Not authenticated"), ctx);
+  const result = await next({ ctx: { user } });
+  if (!result.ok) throw toTrpcError(result.error, ctx);
+  return result;
+});
+
+async function refuseUnstorableInput(ctx: Context, getRawInput: () => Promise<unknown>): Promise<void> {
+  const raw = await getRawInput().catch((err: unknown) => {
+    throw toTrpcError(err, ctx);
+  });
+  const field = findUnstorableString(raw, "");
+  if (field) throw toTrpcError(new AppError("UNPROCESSABLE", `${field}: must not contain NUL or unpaired surrogate characters`), ctx);
+}
+
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure.use(boundary);
-
-export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (!ctx.user) throw new AppError("UNAUTHORIZED", ctx.badToken ? "Invalid or expired token" : "Not authenticated");
-  return next({ ctx: { ...ctx, user: ctx.user } });
-});
+export const authedProcedure = t.procedure.use(authedBoundary);

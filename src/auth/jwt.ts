@@ -25,8 +25,34 @@ export function signJwt(claims: TokenClaims, secret: string): string {
   return `${HEADER}.${payload}.${signature}`;
 }
 
+/**
+ * Tokens whose signature already checked out, so that a client's every request does not redo the
+ * HMAC and two base64/JSON decodes. Keyed by the whole token (its signature included) and the
+ * secret, so a hit is the same verification answered again; type and expiry are still checked on
+ * every call. Only valid access tokens get in (refresh tokens are used once; a flood of bad tokens
+ * costs no memory), and the map is bounded.
+ */
+const verified = new Map<string, { secret: string; claims: Readonly<TokenClaims> }>();
+const MAX_VERIFIED = 10_000;
+
 /** Claims of a valid, unexpired token of type `typ`; null for anything else. */
 export function verifyJwt(token: string, secret: string, typ: TokenType, nowSeconds = Date.now() / 1000): TokenClaims | null {
+  const hit = verified.get(token);
+  if (hit && hit.secret === secret) return hit.claims.typ === typ && hit.claims.exp > nowSeconds ? hit.claims : null;
+  const claims = verifySignedClaims(token, secret);
+  if (!claims || claims.typ !== typ || claims.exp <= nowSeconds) return null;
+  if (typ !== "access") return claims;
+  if (verified.size >= MAX_VERIFIED) {
+    // Oldest first (Map keeps insertion order); a dropped token only costs one verification.
+    const oldest = verified.keys().next().value;
+    if (oldest !== undefined) verified.delete(oldest);
+  }
+  verified.set(token, { secret, claims: Object.freeze(claims) });
+  return claims;
+}
+
+/** The claims of a well-formed HS256 token signed with `secret`, whatever their type and expiry. */
+function verifySignedClaims(token: string, secret: string): TokenClaims | null {
   const parts = token.split(".");
   if (parts.length !== 3) return null;
   const [header, payload, signature] = parts as [string, string, string];
@@ -46,7 +72,7 @@ export function verifyJwt(token: string, secret: string, typ: TokenType, nowSeco
   } catch {
     return null;
   }
-  if (claims.typ !== typ || typeof claims.sub !== "string" || typeof claims.jti !== "string") return null;
-  if (typeof claims.exp !== "number" || claims.exp <= nowSeconds) return null;
+  if ((claims.typ !== "access" && claims.typ !== "refresh") || typeof claims.sub !== "string" || typeof claims.jti !== "string") return null;
+  if (typeof claims.exp !== "number") return null;
   return claims as TokenClaims;
 }

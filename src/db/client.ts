@@ -33,8 +33,18 @@ export interface DatabaseOptions {
   maxConnections?: number;
 }
 
+/**
+ * Connections per instance. Fewer than concurrent requests on purpose: when every connection is
+ * busy, postgres.js pipelines further queries onto them and sends each connection's queued queries
+ * in one socket write, and a write through Bun's node:net emulation costs more CPU than the query
+ * it carries (measured at 32 concurrent primary-key reads: 42-49 µs of client CPU per query with
+ * 20 connections, 31 with 10, 17-23 with 4). PostgreSQL itself has few cores to run them on.
+ * Transactions reserve a connection each, so the pool is not smaller than that.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 8;
+
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
-  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.maxConnections ?? 20);
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
   return openPglite(opts.pgliteDir ?? "memory://");
 }
 
@@ -94,13 +104,12 @@ function alwaysPrepared(client: PgClient): PgClient {
 
 async function openPglite(dir: string): Promise<Database> {
   const { PGlite } = await import("@electric-sql/pglite");
-  const { pg_trgm } = await import("@electric-sql/pglite/contrib/pg_trgm");
   const { drizzle } = await import("drizzle-orm/pglite");
   const { migrate } = await import("drizzle-orm/pglite/migrator");
   const inMemory = dir.startsWith("memory://");
   if (!inMemory) mkdirSync(dir, { recursive: true });
   const client = await PGlite.create(dir, {
-    extensions: { pg_trgm },
+    extensions: await pgliteExtensions(),
     ...(await compiledPgliteModules()),
     // In-memory databases (tests) start from a migrated template instead of running initdb and
     // every migration again: most of a PGlite start-up is initdb.
@@ -114,6 +123,13 @@ async function openPglite(dir: string): Promise<Database> {
     migrate: () => migrate(db as never, { migrationsFolder: MIGRATIONS_FOLDER }),
     close: () => client.close(),
   };
+}
+
+/** The extensions the migrations create: pg_trgm, and btree_gin (the chat key of the message trigram index). */
+async function pgliteExtensions() {
+  const { pg_trgm } = await import("@electric-sql/pglite/contrib/pg_trgm");
+  const { btree_gin } = await import("@electric-sql/pglite/contrib/btree_gin");
+  return { pg_trgm, btree_gin };
 }
 
 let modules: Promise<{ pgliteWasmModule: WebAssembly.Module; initdbWasmModule: WebAssembly.Module }> | undefined;
@@ -135,10 +151,9 @@ let template: Promise<Blob> | undefined;
 function migratedTemplate(): Promise<Blob> {
   template ??= (async () => {
     const { PGlite } = await import("@electric-sql/pglite");
-    const { pg_trgm } = await import("@electric-sql/pglite/contrib/pg_trgm");
     const { drizzle } = await import("drizzle-orm/pglite");
     const { migrate } = await import("drizzle-orm/pglite/migrator");
-    const client = await PGlite.create("memory://", { extensions: { pg_trgm }, ...(await compiledPgliteModules()) });
+    const client = await PGlite.create("memory://", { extensions: await pgliteExtensions(), ...(await compiledPgliteModules()) });
     await migrate(drizzle(client, { schema, casing: "snake_case" }) as never, { migrationsFolder: MIGRATIONS_FOLDER });
     const dump = await client.dumpDataDir("none");
     await client.close();

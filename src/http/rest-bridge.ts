@@ -1,7 +1,8 @@
 /**
  * REST at /api/v1 without trpc-to-openapi's slow fetch handler (PITFALLS): the `meta.openapi` of
- * every procedure is compiled once into a route table, and a request calls its procedure through a
- * tRPC caller, so REST and tRPC run the same input/output validation and middleware.
+ * every procedure is compiled once into a route table, and a request calls its procedure the way a
+ * tRPC caller does (without building the caller's proxy per request), so REST and tRPC run the same
+ * input/output validation and middleware.
  *
  * Invariants:
  * - Static segments beat `{param}` segments whatever the definition order (`/messages/search`
@@ -36,16 +37,11 @@ export interface RestBridge {
 }
 
 interface ProcedureLike {
+  (opts: { path: string; getRawInput: () => Promise<unknown>; ctx: unknown; type: string; signal: undefined; batchIndex: number }): Promise<unknown>;
   _def: { meta?: Meta; inputs: unknown[]; type: string };
 }
 
-type Caller = (ctx: Context) => Record<string, unknown>;
-
-export function createRestBridge(
-  procedures: Record<string, unknown>,
-  createCaller: Caller,
-  opts: { prefix: string; maxBodyBytes: number },
-): RestBridge {
+export function createRestBridge(procedures: Record<string, unknown>, opts: { prefix: string; maxBodyBytes: number }): RestBridge {
   const routes: Route[] = [];
   for (const [path, value] of Object.entries(procedures)) {
     const proc = value as ProcedureLike;
@@ -60,10 +56,8 @@ export function createRestBridge(
       procedurePath: path,
       status: proc._def.meta?.status ?? 200,
       coercions: coercionsOf(proc._def.inputs[0]),
-      call: (ctx, input) => {
-        const fn = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], createCaller(ctx));
-        return (fn as (input: unknown) => Promise<unknown>)(input);
-      },
+      // What `createCaller(ctx)[path](input)` runs, minus the proxy it builds per call.
+      call: (ctx, input) => proc({ path, getRawInput: async () => input, ctx, type: proc._def.type, signal: undefined, batchIndex: 0 }),
     });
   }
   // Static before parameter at the first segment where two routes differ.

@@ -17,7 +17,22 @@ import type { TAuthUserResponse, ZLoginRequest, ZRegisterRequest } from "./schem
 
 type User = typeof users.$inferSelect;
 
-export function toAuthUser(u: User): TAuthUserResponse {
+/** The columns the caller's own account shows (never the password hash or the TOTP secret). */
+const AUTH_USER_COLUMNS = {
+  id: users.id,
+  email: users.email,
+  name: users.name,
+  username: users.username,
+  bio: users.bio,
+  avatarUrl: users.avatarUrl,
+  emailVerified: users.emailVerified,
+  twofaEnabled: users.twofaEnabled,
+  createdAt: users.createdAt,
+  updatedAt: users.updatedAt,
+};
+type AuthUserRow = Pick<User, keyof typeof AUTH_USER_COLUMNS>;
+
+export function toAuthUser(u: AuthUserRow): TAuthUserResponse {
   return {
     id: u.id,
     email: u.email,
@@ -112,7 +127,7 @@ export async function login(app: App, input: z.output<typeof ZLoginRequest>, met
 
 export async function getAuthUser(app: App, userId: number): Promise<TAuthUserResponse> {
   const rows = await prepared(app.db, "auth_user_by_id", (db) =>
-    db.select().from(users).where(eq(users.id, sql.placeholder("id"))).limit(1).prepare("auth_user_by_id"),
+    db.select(AUTH_USER_COLUMNS).from(users).where(eq(users.id, sql.placeholder("id"))).limit(1).prepare("auth_user_by_id"),
   ).execute({ id: userId });
   const user = rows[0];
   if (!user) throw notFound("User not found");
