@@ -36,7 +36,7 @@ export function clientIp(app: App, req: Request, remoteAddress: string | null): 
 
 export async function createContext(app: App, info: RequestInfo): Promise<Context> {
   const token = bearerToken(info.req.headers.get("authorization"));
-  const user = token ? await authenticateAccessToken(app, token).catch(unavailableAs503) : null;
+  const user = token ? await authenticateAccessToken(app, token).catch((err: unknown) => contextFailed(app, err)) : null;
   return {
     app,
     user,
@@ -45,6 +45,17 @@ export async function createContext(app: App, info: RequestInfo): Promise<Contex
     userAgent: info.req.headers.get("user-agent"),
     requestId: info.requestId,
   };
+}
+
+/**
+ * A token lookup that failed unexpectedly: logged, and answered as a plain 500 on every transport.
+ * It happens outside the procedures' error mapping, and tRPC would have sent the raw message
+ * (a driver's "relation … does not exist") to the caller.
+ */
+function contextFailed(app: App, err: unknown): never {
+  if (isUnavailableError(err) || isUnavailableError((err as { cause?: unknown } | null)?.cause)) unavailableAs503(err);
+  app.log.error("request context failed", { error: String(err) });
+  throw new AppError("INTERNAL", "Internal server error");
 }
 
 /**
