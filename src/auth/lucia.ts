@@ -80,7 +80,15 @@ export function drizzleSessionAdapter(db: Db): Adapter {
       });
     },
     async updateSessionExpiration(sessionId, expiresAt) {
-      await db.update(sessions).set({ expiresAt }).where(eq(sessions.id, sessionId));
+      // Runs on the first request of a session past half its life (a whole reconnect storm of
+      // such sessions after a restart): prepared once per database, like the lookup.
+      await prepared(db, "lucia_update_expiration", (d) =>
+        d
+          .update(sessions)
+          .set({ expiresAt: sql`${sql.placeholder("expiresAt")}` })
+          .where(eq(sessions.id, sql.placeholder("id")))
+          .prepare("lucia_update_expiration"),
+      ).execute({ id: sessionId, expiresAt: expiresAt.toISOString() });
     },
     async deleteSession(sessionId) {
       await db.delete(sessions).where(eq(sessions.id, sessionId));

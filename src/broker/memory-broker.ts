@@ -1,4 +1,4 @@
-import type { Broker } from "./broker";
+import { PRESENCE_ANNOUNCED_SECONDS, PRESENCE_GATE_SECONDS, presenceKeys, type Broker, type PresenceOutcome, type PresenceStep } from "./broker";
 
 /** In-process broker for one instance (`bun run dev`, PGlite tests). */
 export class MemoryBroker implements Broker {
@@ -46,6 +46,10 @@ export class MemoryBroker implements Broker {
   }
 
   async leaseAdd(key: string, member: string, ttlSeconds: number) {
+    this.addLease(key, member, ttlSeconds);
+  }
+
+  private addLease(key: string, member: string, ttlSeconds: number) {
     let set = this.leases.get(key);
     if (!set) this.leases.set(key, (set = new Map()));
     set.set(member, Date.now() + ttlSeconds * 1000);
@@ -60,6 +64,10 @@ export class MemoryBroker implements Broker {
   }
 
   async leaseMembers(key: string) {
+    return this.liveLeases(key);
+  }
+
+  private liveLeases(key: string): string[] {
     const set = this.leases.get(key);
     if (!set) return [];
     const now = Date.now();
@@ -69,6 +77,38 @@ export class MemoryBroker implements Broker {
       else set.delete(member);
     }
     return alive;
+  }
+
+  async presenceSteps(steps: readonly PresenceStep[], leaseSeconds: number): Promise<PresenceOutcome[]> {
+    return steps.map((s) => this.presenceStep(s, leaseSeconds));
+  }
+
+  /** The same rules as the Redis script (PresenceStep); synchronous, so atomic. */
+  private presenceStep(s: PresenceStep, leaseSeconds: number): PresenceOutcome {
+    const uid = String(s.userId);
+    const userKey = presenceKeys.user(s.userId);
+    if (s.add !== undefined) {
+      this.addLease(userKey, s.add, leaseSeconds);
+      this.addLease(presenceKeys.online, uid, leaseSeconds);
+    } else if (s.remove !== undefined) {
+      this.leases.get(userKey)?.delete(s.remove);
+      if (!s.lastLocal || this.liveLeases(userKey).length > 0) return "skip";
+      this.leases.get(presenceKeys.online)?.delete(uid);
+    }
+    if (!s.check) return "skip";
+    if (this.live(presenceKeys.gate(s.userId))) return "gated";
+    this.values.set(presenceKeys.gate(s.userId), { value: "1", expiresAt: Date.now() + PRESENCE_GATE_SECONDS * 1000 });
+    const online = this.liveLeases(userKey).length > 0;
+    const state = online ? "1" : "0";
+    const previous = this.live(presenceKeys.state(s.userId))?.value;
+    if (previous === state || (previous === undefined && !online)) {
+      if (!online) this.leases.get(presenceKeys.announced)?.delete(uid);
+      return "same";
+    }
+    this.values.set(presenceKeys.state(s.userId), { value: state, expiresAt: Date.now() + PRESENCE_ANNOUNCED_SECONDS * 1000 });
+    if (online) this.addLease(presenceKeys.announced, uid, PRESENCE_ANNOUNCED_SECONDS);
+    else this.leases.get(presenceKeys.announced)?.delete(uid);
+    return online ? "on" : "off";
   }
 
   async publish(channel: string, message: string) {

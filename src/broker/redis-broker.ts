@@ -1,5 +1,62 @@
+import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
-import type { Broker } from "./broker";
+import { PRESENCE_ANNOUNCED_SECONDS, PRESENCE_GATE_SECONDS, type Broker, type PresenceOutcome, type PresenceStep } from "./broker";
+
+/** `leaseAddMany` as one command: KEYS are the lease sets, ARGV[1] the expiry, ARGV[i+1] the member of KEYS[i]. */
+const LEASE_ADD_MANY = `
+for i = 1, #KEYS do redis.call('ZADD', KEYS[i], ARGV[1], ARGV[i + 1]) end
+return #KEYS`;
+
+/**
+ * `presenceSteps` (rules on PresenceStep in broker.ts). ARGV: prefix, now, lease expiry, announced
+ * expiry, announced ttl, gate ttl, then five per step: user id, add, remove, lastLocal, check.
+ */
+const PRESENCE_STEPS = `
+local p, now, leaseExp, annExp, annTtl, gateTtl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local online, announced = p .. 'presence:online', p .. 'presence:announced'
+local out = {}
+for i = 7, #ARGV, 5 do
+  local uid, add, rem, lastLocal, check = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local u = p .. 'presence:u:' .. uid
+  local res = nil
+  if add ~= '' then
+    redis.call('ZADD', u, leaseExp, add)
+    redis.call('ZADD', online, leaseExp, uid)
+  elseif rem ~= '' then
+    redis.call('ZREM', u, rem)
+    if lastLocal ~= '1' then
+      res = 'skip'
+    else
+      redis.call('ZREMRANGEBYSCORE', u, '-inf', now)
+      if redis.call('ZCARD', u) > 0 then res = 'skip' else redis.call('ZREM', online, uid) end
+    end
+  end
+  if res == nil and check ~= '1' then res = 'skip' end
+  if res == nil then
+    if not redis.call('SET', p .. 'presence:gate:' .. uid, '1', 'EX', gateTtl, 'NX') then
+      res = 'gated'
+    else
+      redis.call('ZREMRANGEBYSCORE', u, '-inf', now)
+      local on = redis.call('ZCARD', u) > 0
+      local st = on and '1' or '0'
+      local sk = p .. 'presence:state:' .. uid
+      local prev = redis.call('GET', sk)
+      if prev == st or (not prev and not on) then
+        if not on then redis.call('ZREM', announced, uid) end
+        res = 'same'
+      else
+        redis.call('SET', sk, st, 'EX', annTtl)
+        if on then redis.call('ZADD', announced, annExp, uid) else redis.call('ZREM', announced, uid) end
+        res = on and 'on' or 'off'
+      end
+    end
+  end
+  out[#out + 1] = res
+end
+return out`;
+
+const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
+const SCRIPTS = { leaseAddMany: { lua: LEASE_ADD_MANY, sha: sha1(LEASE_ADD_MANY) }, presenceSteps: { lua: PRESENCE_STEPS, sha: sha1(PRESENCE_STEPS) } };
 
 /**
  * Broker over ioredis. Commands fail at once while Redis is unreachable (no offline queue), so
@@ -79,14 +136,29 @@ export class RedisBroker implements Broker {
     await this.redis.zadd(this.k(key), Date.now() + ttlSeconds * 1000, member);
   }
 
+  /** Runs a script by its hash, loading it on the first NOSCRIPT (one command instead of many). */
+  private async script(name: keyof typeof SCRIPTS, keys: string[], args: (string | number)[]): Promise<unknown> {
+    const { lua, sha } = SCRIPTS[name];
+    try {
+      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!String(err).includes("NOSCRIPT")) throw err;
+      return this.redis.eval(lua, keys.length, ...keys, ...args);
+    }
+  }
+
   async leaseAddMany(entries: readonly (readonly [string, string])[], ttlSeconds: number) {
     if (entries.length === 0) return;
-    const expiry = Date.now() + ttlSeconds * 1000;
-    const pipeline = this.redis.pipeline();
-    for (const [key, member] of entries) pipeline.zadd(this.k(key), expiry, member);
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([err]) => err);
-    if (failed?.[0]) throw failed[0];
+    const keys = entries.map(([key]) => this.k(key));
+    await this.script("leaseAddMany", keys, [Date.now() + ttlSeconds * 1000, ...entries.map(([, member]) => member)]);
+  }
+
+  async presenceSteps(steps: readonly PresenceStep[], leaseSeconds: number): Promise<PresenceOutcome[]> {
+    if (steps.length === 0) return [];
+    const now = Date.now();
+    const args: (string | number)[] = [this.prefix, now, now + leaseSeconds * 1000, now + PRESENCE_ANNOUNCED_SECONDS * 1000, PRESENCE_ANNOUNCED_SECONDS, PRESENCE_GATE_SECONDS];
+    for (const s of steps) args.push(s.userId, s.add ?? "", s.remove ?? "", s.lastLocal ? "1" : "0", s.check ? "1" : "0");
+    return (await this.script("presenceSteps", [], args)) as PresenceOutcome[];
   }
 
   async leaseRemove(key: string, member: string) {

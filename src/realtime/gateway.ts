@@ -1,9 +1,11 @@
 /**
  * The WebSocket gateway of CONTRACT §8 on Bun.serve (uWebSockets inside). Invariants:
  *
- * - Order: durable events reach sockets only through the tailer (tailer.ts), which publishes each
- *   batch synchronously in log order to Bun topics `user:<id>` and `chat:<id>`; a big chat costs
- *   one publish per instance. Membership changes (a user-level `chat_updated` subscribes the user's
+ * - Order: durable events reach sockets only through the tailer (tailer.ts), which delivers each
+ *   batch synchronously in log order: to the Bun topic `chat:<id>` (a big chat costs one publish
+ *   per instance) or straight to a user's live sockets (no topic per user: each subscription costs
+ *   every socket memory; uWS drains a socket's pending topic frames before a direct send, so the
+ *   two keep their order). Membership changes (a user-level `chat_updated` subscribes the user's
  *   sockets to `chat:<id>`, a user-level `chat_deleted` unsubscribes them) are applied in the same
  *   synchronous pass, before later events are published, so a removed member gets nothing more.
  * - No gap, no duplicate on resume: a socket replays (since, tailer.cursor] from the database and
@@ -12,8 +14,10 @@
  *   from; resumed ones get it after their replay.
  * - Backpressure: a socket over `backpressureLimit` is closed (closeOnBackpressureLimit), never
  *   silently skipped; replays wait for `drain`. The client resumes with `since=`.
- * - Ephemeral frames (typing, presence) are not logged: they go to local topics and, through the
- *   broker channel `realtime:ephemeral`, to the same topics on the other instances.
+ * - Ephemeral frames (typing, presence) are not logged: they go to local sockets and, through the
+ *   broker channel `realtime:ephemeral`, to the same targets on the other instances.
+ * - A connect storm shares round trips: member chats, presence leases and announcements are read
+ *   and written for every socket that connects meanwhile at once (coalesce.ts).
  * - A revoked session's sockets close (4001) on the `sessions:revoked` broker message, and a
  *   periodic check of the session rows catches a lost message.
  */
@@ -23,11 +27,14 @@ import type { App } from "../app";
 import { authenticateAccessToken, bearerToken } from "../auth/authenticate";
 import { revokedSessionIds, SESSIONS_REVOKED_CHANNEL } from "../auth/revocation";
 import { prepared } from "../db/prepared";
-import { chatMembers, sessions } from "../db/schema";
+import { queryRows } from "../db/client";
+import { sessions } from "../db/schema";
+import { intArray } from "../db/sql-fragments";
 import { AppError } from "../errors";
 import { errorResponse } from "../http/respond";
 import { findMembership } from "../routers/chats/access";
 import { updateMessageStatus } from "../routers/messages/service";
+import { Coalescer } from "./coalesce";
 import type { LoggedEvent } from "./event-types";
 import { encodeEphemeral, encodeEvent, errorFrame, parseClientFrame, type TClientFrame } from "./frames";
 import { chatIdOf, isPersonal, personalize, personalizeFor, PERSONAL_FANOUT_LIMIT, type PersonalData } from "./personalize";
@@ -84,8 +91,10 @@ function atMost(p: Promise<void>, ms: number): Promise<void> {
   return Promise.race([p, elapsed]).finally(() => clearTimeout(timer));
 }
 
-const userTopic = (userId: number) => `user:${userId}`;
+/** Ephemeral targets, as carried on the broker channel: a user's sockets, or a chat's topic. */
+const userTarget = (userId: number) => `user:${userId}`;
 const chatTopic = (chatId: number) => `chat:${chatId}`;
+const USER_TARGET = /^user:(\d+)$/;
 
 /** One user's open sockets on this instance, and the chats their live sockets subscribe to. */
 interface LocalUser {
@@ -123,17 +132,29 @@ export function createGateway(app: App): Gateway {
     server?.publish(topic, frame);
   };
 
-  /** An ephemeral frame to topics on every instance; `except` (the sender) is skipped locally. */
-  function publishEphemeral(topics: string[], frame: string, except?: Ws) {
-    for (const topic of topics) {
-      if (except) except.publish(topic, frame);
-      else publish(topic, frame);
-    }
-    track(app.broker.publish(EPHEMERAL_CHANNEL, JSON.stringify({ origin: app.instanceId, topics, frame })));
+  /** A frame to the user's live sockets here, in the order of the calls (like a topic publish). */
+  function sendToUser(userId: number, frame: string) {
+    const local = liveUser(userId);
+    if (local) for (const ws of local.sockets) if (ws.data.live) send(ws, frame);
   }
 
-  const presence = new PresenceTracker(app, (userIds, data) => {
-    publishEphemeral(userIds.map(userTopic), encodeEphemeral("presence", data));
+  /** A target (`user:<id>` or a chat topic) on this instance; `except` (the sender) is skipped. */
+  function deliverLocal(target: string, frame: string, except?: Ws) {
+    const user = USER_TARGET.exec(target);
+    if (user) sendToUser(Number(user[1]), frame);
+    // A sender subscribed to nothing cannot publish (uWS): it would not hear its own frame anyway.
+    else if (except?.isSubscribed(target)) except.publish(target, frame);
+    else publish(target, frame);
+  }
+
+  /** Ephemeral frames to targets on every instance, in one broker message; `except` is skipped locally. */
+  function publishEphemeral(items: { targets: string[]; frame: string }[], except?: Ws) {
+    for (const { targets, frame } of items) for (const t of targets) deliverLocal(t, frame, except);
+    track(app.broker.publish(EPHEMERAL_CHANNEL, JSON.stringify({ origin: app.instanceId, items })));
+  }
+
+  const presence = new PresenceTracker(app, (announcements) => {
+    publishEphemeral(announcements.map((a) => ({ targets: a.audience.map(userTarget), frame: encodeEphemeral("presence", a.data) })));
   });
 
   function addToSet<K, V>(map: Map<K, Set<V>>, key: K, value: V) {
@@ -152,6 +173,11 @@ export function createGateway(app: App): Gateway {
   function liveUser(userId: number): LocalUser | undefined {
     const local = localUsers.get(userId);
     return local && local.live > 0 ? local : undefined;
+  }
+
+  /** (user, presence member) of every open socket, without building a list first (heartbeat). */
+  function* openConnections(): Generator<{ userId: number; member: string }> {
+    for (const [userId, local] of localUsers) for (const ws of local.sockets) yield { userId, member: member(ws) };
   }
 
   function openSockets(): Ws[] {
@@ -212,13 +238,13 @@ export function createGateway(app: App): Gateway {
           const local = chatUsers.get(e.chatId);
           if (isPersonal(e) && local && local.size > 0 && local.size <= PERSONAL_FANOUT_LIMIT) {
             const perUser = personal.get(e.seq);
-            for (const u of local) publish(userTopic(u), encodeEvent(e, perUser?.get(u) ?? e.data));
+            for (const u of local) sendToUser(u, encodeEvent(e, perUser?.get(u) ?? e.data));
           } else {
             publish(chatTopic(e.chatId), encodeEvent(e));
           }
           if (e.type === "chat_deleted") for (const u of [...(local ?? [])]) leaveChat(u, e.chatId);
         } else if (e.userId !== null && liveUser(e.userId)) {
-          publish(userTopic(e.userId), encodeEvent(e, personal.get(e.seq)?.get(e.userId) ?? e.data));
+          sendToUser(e.userId, encodeEvent(e, personal.get(e.seq)?.get(e.userId) ?? e.data));
           const chatId = chatIdOf(e);
           if (chatId !== null && e.type === "chat_updated") joinChat(e.userId, chatId);
           if (chatId !== null && e.type === "chat_deleted") leaveChat(e.userId, chatId);
@@ -244,17 +270,22 @@ export function createGateway(app: App): Gateway {
     return !ws.data.closed;
   }
 
-  async function memberChatIds(userId: number): Promise<number[]> {
-    // Runs on every connect: prepared once per database.
-    const rows = await prepared(app.db, "ws_member_chat_ids", (db) =>
-      db
-        .select({ chatId: chatMembers.chatId })
-        .from(chatMembers)
-        .where(eq(chatMembers.userId, sql.placeholder("userId")))
-        .prepare("ws_member_chat_ids"),
-    ).execute({ userId });
-    return rows.map((r) => r.chatId);
-  }
+  /** Chat ids of each user: one statement for every socket connecting meanwhile. */
+  const memberChats = new Coalescer<number, number[]>(async (userIds) => {
+    const rows = await queryRows<{ user_id: number; chat_id: number }>(
+      app.db,
+      sql`select user_id, chat_id from chat_members where user_id = any(${intArray([...new Set(userIds)])}::int[])`,
+    );
+    const byUser = new Map<number, number[]>();
+    for (const r of rows) {
+      const u = Number(r.user_id);
+      const list = byUser.get(u);
+      if (list) list.push(Number(r.chat_id));
+      else byUser.set(u, [Number(r.chat_id)]);
+    }
+    return userIds.map((u) => byUser.get(u) ?? []);
+  });
+  const memberChatIds = (userId: number) => memberChats.run(userId);
 
   function activate(ws: Ws, chats: number[]) {
     const { userId } = ws.data;
@@ -262,7 +293,6 @@ export function createGateway(app: App): Gateway {
     if (!local) return;
     ws.data.live = true;
     local.live++;
-    ws.subscribe(userTopic(userId));
     for (const c of local.chats) ws.subscribe(chatTopic(c));
     for (const c of chats) joinChat(userId, c);
   }
@@ -317,7 +347,7 @@ export function createGateway(app: App): Gateway {
         }
         const fresh = await app.broker.setIfAbsent(`typing:${userId}:${frame.chat_id}`, "1", TYPING_INTERVAL_SECONDS);
         if (!fresh || ws.data.closed) return;
-        publishEphemeral([chatTopic(frame.chat_id)], encodeEphemeral("typing", { chat_id: frame.chat_id, user_id: userId }), ws);
+        publishEphemeral([{ targets: [chatTopic(frame.chat_id)], frame: encodeEphemeral("typing", { chat_id: frame.chat_id, user_id: userId }) }], ws);
         return;
       }
       case "message_delivered":
@@ -450,9 +480,15 @@ export function createGateway(app: App): Gateway {
       unsubscribers.push(
         await app.broker.subscribe(EPHEMERAL_CHANNEL, (message) => {
           try {
-            const m = JSON.parse(message) as { origin?: string; topics?: unknown; frame?: unknown };
-            if (m.origin === app.instanceId || !Array.isArray(m.topics) || typeof m.frame !== "string") return;
-            for (const t of m.topics) if (typeof t === "string") publish(t, m.frame);
+            const m = JSON.parse(message) as { origin?: string; items?: unknown; topics?: unknown; frame?: unknown };
+            if (m.origin === app.instanceId) return;
+            // `{topics, frame}`: one frame, as instances before batching sent it.
+            const items = Array.isArray(m.items) ? (m.items as unknown[]) : [{ targets: m.topics, frame: m.frame }];
+            for (const item of items) {
+              const { targets, frame } = (item ?? {}) as { targets?: unknown; frame?: unknown };
+              if (!Array.isArray(targets) || typeof frame !== "string") continue;
+              for (const t of targets) if (typeof t === "string") deliverLocal(t, frame);
+            }
           } catch {
             app.log.warn("malformed ephemeral realtime message");
           }
@@ -468,7 +504,7 @@ export function createGateway(app: App): Gateway {
       const heartbeatSeconds = Math.max(1, Math.floor(app.config.PRESENCE_LEASE_SECONDS / 3));
       timers.push(
         setInterval(() => {
-          track(presence.refresh(openSockets().map((ws) => ({ userId: ws.data.userId, member: member(ws) }))));
+          track(presence.refresh(openConnections()));
           track(presence.sweep(heartbeatSeconds));
         }, heartbeatSeconds * 1000),
       );

@@ -15,25 +15,28 @@
  * Audience (privacy, CONTRACT §4): the user's private-chat counterparts whom `privacy_last_seen`
  * allows (`contacts`: counterparts in the user's contact list) and whom the user has not blocked.
  */
-import { eq, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { App } from "../app";
+import { presenceKeys, type PresenceOutcome, type PresenceStep } from "../broker/broker";
 import { queryRows } from "../db/client";
-import { users } from "../db/schema";
+import { intArray } from "../db/sql-fragments";
 import { isoOrNull } from "../lib/time";
 import { allows } from "../routers/users/privacy";
 import type { PrivacyLevel } from "../db/schema";
+import { Coalescer } from "./coalesce";
 
-const KEY_ONLINE = "presence:online";
-const KEY_ANNOUNCED = "presence:announced";
+const KEY_ONLINE = presenceKeys.online;
+const KEY_ANNOUNCED = presenceKeys.announced;
 const KEY_SWEEP = "presence:sweep";
-const userKey = (userId: number) => `presence:u:${userId}`;
-const stateKey = (userId: number) => `presence:state:${userId}`;
-const gateKey = (userId: number) => `presence:gate:${userId}`;
-const ANNOUNCED_TTL = 7 * 24 * 3600;
+const userKey = presenceKeys.user;
 /** Asking per user costs one round trip each; above this, read the whole online set once. */
 const PER_USER_LOOKUP_MAX = 32;
 /** Lease refreshes per broker round trip during a heartbeat. */
 const REFRESH_BATCH = 1000;
+/** Presence steps (connects, closes, checks) per broker round trip. */
+const STEP_BATCH = 500;
+/** A gated check is tried again after this long (the gate lasts a second). */
+const GATED_RETRY_MS = 250;
 
 /** Every user with an open realtime connection on any instance (one broker read). */
 export async function allOnlineUserIds(app: App): Promise<number[]> {
@@ -59,27 +62,46 @@ export interface PresenceFrameData {
   [key: string]: unknown;
 }
 
-/** Delivers an ephemeral `presence` frame to these users' sockets on every instance. */
-export type PresenceDeliver = (userIds: number[], data: PresenceFrameData) => void;
+/** Delivers ephemeral `presence` frames, each to its audience's sockets on every instance. */
+export type PresenceDeliver = (announcements: { audience: number[]; data: PresenceFrameData }[]) => void;
 
+/**
+ * Connects, closes and announcements of many users share round trips: each goes through one
+ * broker script call per batch (`presenceSteps`: the lease and the state check together), and the
+ * announcements of a batch share one audience query and one delivery.
+ */
 export class PresenceTracker {
+  /**
+   * Users whose check waits for the gate (a retry timer runs): their connects and closes leave the
+   * check to it. `crashed` marks a sweep's finding. A check leaves this map when it is sent, so a
+   * change made while it is in flight checks again on its own.
+   */
   private pending = new Map<number, { crashed: boolean }>();
   private timers = new Set<ReturnType<typeof setTimeout>>();
   private stopped = false;
+  private readonly steps: Coalescer<PresenceStep, PresenceOutcome>;
+  private readonly lastSeen: Coalescer<number, void>;
 
   constructor(
     private readonly app: App,
     private readonly deliver: PresenceDeliver,
-  ) {}
+  ) {
+    this.steps = new Coalescer((batch) => app.broker.presenceSteps(batch, this.leaseSeconds), STEP_BATCH);
+    this.lastSeen = new Coalescer<number, void>(async (ids) => {
+      await queryRows(app.db, sql`update users set last_seen_at = now() where id = any(${intArray([...new Set(ids)])}::int[])`);
+      return ids.map(() => undefined);
+    });
+  }
 
   get leaseSeconds(): number {
     return this.app.config.PRESENCE_LEASE_SECONDS;
   }
 
+  /** Resolves once the connection's lease is held (the announcement follows on its own). */
   async connected(userId: number, member: string): Promise<void> {
-    // Both in flight at once: one broker round trip per connect.
-    await Promise.all([this.app.broker.leaseAdd(userKey(userId), member, this.leaseSeconds), this.app.broker.leaseAdd(KEY_ONLINE, String(userId), this.leaseSeconds)]);
-    this.schedule(userId, false);
+    const check = !this.pending.has(userId);
+    const outcome = await this.steps.run({ userId, add: member, check });
+    void this.settle([{ userId, outcome, crashed: false }]);
   }
 
   /** `lastLocal`: no other connection of this user remains on this instance. */
@@ -88,24 +110,22 @@ export class PresenceTracker {
     // see when they were last online (written needlessly, and later rewritten, if another instance
     // still holds a connection).
     if (lastLocal) {
-      await this.app.db
-        .update(users)
-        .set({ lastSeenAt: new Date() })
-        .where(eq(users.id, userId))
-        .catch((err: unknown) => this.app.log.warn("last_seen_at not written", { user_id: userId, error: String(err) }));
+      await this.lastSeen.run(userId).catch((err: unknown) => this.app.log.warn("last_seen_at not written", { user_id: userId, error: String(err) }));
     }
-    await this.app.broker.leaseRemove(userKey(userId), member);
-    if (!lastLocal) return;
-    const left = await this.app.broker.leaseMembers(userKey(userId));
-    if (left.length > 0) return;
-    await this.app.broker.leaseRemove(KEY_ONLINE, String(userId));
-    this.schedule(userId, false);
+    const check = lastLocal && !this.pending.has(userId);
+    const outcome = await this.steps.run({ userId, remove: member, lastLocal, check });
+    await this.settle([{ userId, outcome, crashed: false }]);
   }
 
-  /** Heartbeat: refreshes the leases of this instance's open connections (pipelined in batches). */
-  async refresh(conns: { userId: number; member: string }[]): Promise<void> {
-    const entries: [string, string][] = conns.map((c) => [userKey(c.userId), c.member]);
-    for (const u of new Set(conns.map((c) => c.userId))) entries.push([KEY_ONLINE, String(u)]);
+  /** Heartbeat: refreshes the leases of this instance's open connections (one call per batch). */
+  async refresh(conns: Iterable<{ userId: number; member: string }>): Promise<void> {
+    const entries: [string, string][] = [];
+    const users = new Set<number>();
+    for (const c of conns) {
+      entries.push([userKey(c.userId), c.member]);
+      users.add(c.userId);
+    }
+    for (const u of users) entries.push([KEY_ONLINE, String(u)]);
     for (let i = 0; i < entries.length; i += REFRESH_BATCH) await this.app.broker.leaseAddMany(entries.slice(i, i + REFRESH_BATCH), this.leaseSeconds);
   }
 
@@ -122,16 +142,12 @@ export class PresenceTracker {
     }
   }
 
-  /** Announces the user's state soon: at most once per second per user, across instances. */
+  /** Checks the user's state soon and announces a change: at most once per second per user, across instances. */
   schedule(userId: number, crashed: boolean): void {
     if (this.stopped) return;
     const entry = this.pending.get(userId);
-    if (entry) {
-      entry.crashed ||= crashed;
-      return;
-    }
-    this.pending.set(userId, { crashed });
-    void this.attempt(userId);
+    if (entry) entry.crashed ||= crashed;
+    else void this.check(userId, crashed);
   }
 
   private later(fn: () => void, ms: number) {
@@ -142,40 +158,54 @@ export class PresenceTracker {
     this.timers.add(t);
   }
 
-  private async attempt(userId: number): Promise<void> {
+  private async check(userId: number, crashed: boolean): Promise<void> {
+    if (this.stopped) return;
+    const wasCrashed = crashed || (this.pending.get(userId)?.crashed ?? false);
+    this.pending.delete(userId);
     try {
-      if (this.stopped) return;
-      if (!(await this.app.broker.setIfAbsent(gateKey(userId), this.app.instanceId, 1))) {
-        this.later(() => void this.attempt(userId), 250);
-        return;
-      }
-      const crashed = this.pending.get(userId)?.crashed ?? false;
-      this.pending.delete(userId);
-      await this.announce(userId, crashed);
+      const outcome = await this.steps.run({ userId, check: true });
+      await this.settle([{ userId, outcome, crashed: wasCrashed }]);
     } catch (err) {
-      this.pending.delete(userId);
-      if (!this.stopped) this.app.log.warn("presence announcement failed", { user_id: userId, error: String(err) });
+      if (!this.stopped) this.app.log.warn("presence check failed", { user_id: userId, error: String(err) });
     }
   }
 
-  private async announce(userId: number, crashed: boolean): Promise<void> {
-    const broker = this.app.broker;
-    const [leases, previous] = await Promise.all([broker.leaseMembers(userKey(userId)), broker.get(stateKey(userId))]);
-    const online = leases.length > 0;
-    const state = online ? "1" : "0";
-    if (previous === state || (previous === null && !online)) {
-      if (!online) await broker.leaseRemove(KEY_ANNOUNCED, String(userId));
-      return;
+  /** Acts on outcomes: a gated check is tried again later; changes are announced (batched). */
+  private async settle(results: { userId: number; outcome: PresenceOutcome; crashed: boolean }[]): Promise<void> {
+    for (const r of results) {
+      if (r.outcome !== "gated" || this.stopped) continue;
+      const entry = this.pending.get(r.userId);
+      if (entry) {
+        entry.crashed ||= r.crashed;
+        continue;
+      }
+      this.pending.set(r.userId, { crashed: r.crashed });
+      this.later(() => void this.check(r.userId, false), GATED_RETRY_MS);
     }
-    await Promise.all([
-      broker.set(stateKey(userId), state, ANNOUNCED_TTL),
-      online ? broker.leaseAdd(KEY_ANNOUNCED, String(userId), ANNOUNCED_TTL) : broker.leaseRemove(KEY_ANNOUNCED, String(userId)),
-    ]);
-    if (!online && crashed) await this.app.db.update(users).set({ lastSeenAt: new Date() }).where(eq(users.id, userId));
-    const who = await presenceAudienceOf(this.app, userId);
-    if (!who || who.audience.length === 0) return;
-    this.deliver(who.audience, { user_id: userId, is_online: online, last_seen_at: online ? null : isoOrNull(who.lastSeenAt) });
+    const changes = results.filter((r) => r.outcome === "on" || r.outcome === "off");
+    if (changes.length === 0 || this.stopped) return;
+    try {
+      await Promise.all(changes.map((c) => this.announcements.run({ userId: c.userId, online: c.outcome === "on", crashed: c.crashed })));
+    } catch (err) {
+      if (!this.stopped) this.app.log.warn("presence announcement failed", { error: String(err) });
+    }
   }
+
+  /** Announcements of many users: their audiences in one query, delivered together. */
+  private readonly announcements = new Coalescer<Change, void>(async (changes) => {
+    const crashedOff = changes.filter((c) => c.crashed && !c.online).map((c) => c.userId);
+    // A crashed instance's user: nobody closed their socket, so last_seen_at is written here.
+    await Promise.all(crashedOff.map((id) => this.lastSeen.run(id)));
+    const who = await presenceAudiencesOf(this.app, changes.map((c) => c.userId));
+    const out: { audience: number[]; data: PresenceFrameData }[] = [];
+    for (const c of changes) {
+      const w = who.get(c.userId);
+      if (!w || w.audience.length === 0) continue;
+      out.push({ audience: w.audience, data: { user_id: c.userId, is_online: c.online, last_seen_at: c.online ? null : isoOrNull(w.lastSeenAt) } });
+    }
+    if (out.length > 0 && !this.stopped) this.deliver(out);
+    return changes.map(() => undefined);
+  });
 
   stop(): void {
     this.stopped = true;
@@ -184,7 +214,14 @@ export class PresenceTracker {
   }
 }
 
+interface Change {
+  userId: number;
+  online: boolean;
+  crashed: boolean;
+}
+
 interface AudienceRow {
+  uid: number;
   privacy: PrivacyLevel;
   last_seen_at: Date | string | null;
   user_id: number | null;
@@ -193,14 +230,14 @@ interface AudienceRow {
 }
 
 /**
- * The user's privacy, `last_seen_at` and private-chat counterparts in one query (an announcement
- * runs on most connects): one row per counterpart, or one row with a null `user_id` when there is
- * none; no row when the user does not exist.
+ * The users' privacy, `last_seen_at` and private-chat counterparts in one query (announcements
+ * of a batch share it): one row per (user, counterpart), or one row with a null `user_id` for a
+ * user with none; no row for a user who does not exist.
  */
-function audienceRows(app: App, userId: number): Promise<AudienceRow[]> {
+function audienceRows(app: App, userIds: number[]): Promise<AudienceRow[]> {
   return queryRows<AudienceRow>(
     app.db,
-    sql`select u.privacy_last_seen as privacy, u.last_seen_at, a.user_id, a.listed, a.blocked
+    sql`select u.id as uid, u.privacy_last_seen as privacy, u.last_seen_at, a.user_id, a.listed, a.blocked
         from users u
         left join lateral (
           select distinct o.user_id,
@@ -211,23 +248,32 @@ function audienceRows(app: App, userId: number): Promise<AudienceRow[]> {
           join chat_members o on o.chat_id = me.chat_id and o.user_id <> me.user_id
           where me.user_id = u.id
         ) a on true
-        where u.id = ${userId}`,
+        where u.id = any(${intArray(userIds)}::int[])`,
   );
 }
 
 const allowedAudience = (rows: AudienceRow[], privacy: PrivacyLevel): number[] =>
   rows.filter((r) => r.user_id !== null && !r.blocked && allows(privacy, false, Boolean(r.listed))).map((r) => Number(r.user_id));
 
-/** The user's `last_seen_at` and who may hear their presence now; null when the user is gone. */
-export async function presenceAudienceOf(app: App, userId: number): Promise<{ lastSeenAt: Date | null; audience: number[] } | null> {
-  const rows = await audienceRows(app, userId);
-  const first = rows[0];
-  if (!first) return null;
-  return { lastSeenAt: first.last_seen_at === null ? null : new Date(first.last_seen_at), audience: allowedAudience(rows, first.privacy) };
+/** Each user's `last_seen_at` and who may hear their presence now; users who are gone are missing. */
+export async function presenceAudiencesOf(app: App, userIds: number[]): Promise<Map<number, { lastSeenAt: Date | null; audience: number[] }>> {
+  const byUser = new Map<number, AudienceRow[]>();
+  for (const r of await audienceRows(app, [...new Set(userIds)])) {
+    const uid = Number(r.uid);
+    const rows = byUser.get(uid);
+    if (rows) rows.push(r);
+    else byUser.set(uid, [r]);
+  }
+  const out = new Map<number, { lastSeenAt: Date | null; audience: number[] }>();
+  for (const [uid, rows] of byUser) {
+    const first = rows[0];
+    if (first) out.set(uid, { lastSeenAt: first.last_seen_at === null ? null : new Date(first.last_seen_at), audience: allowedAudience(rows, first.privacy) });
+  }
+  return out;
 }
 
 /** Who may hear `userId`'s presence under `privacy`: private-chat counterparts it allows, not blocked. */
 export async function presenceAudience(app: App, userId: number, privacy: PrivacyLevel): Promise<number[]> {
   if (privacy === "nobody") return [];
-  return allowedAudience(await audienceRows(app, userId), privacy);
+  return allowedAudience(await audienceRows(app, [userId]), privacy);
 }

@@ -56,11 +56,11 @@ describe("presence", () => {
   test("a socket is reported online as soon as it is ready, even when the broker is slow", async () => {
     const people = await Promise.all(Array.from({ length: 6 }, () => createUser(server)));
     const broker = server.app.broker;
-    const leaseAdd = broker.leaseAdd.bind(broker);
+    const presenceSteps = broker.presenceSteps.bind(broker);
     // A slow broker: the lease lands well after the socket's database reads.
-    broker.leaseAdd = async (key, member, ttl) => {
+    broker.presenceSteps = async (steps, ttl) => {
       await Bun.sleep(150);
-      return leaseAdd(key, member, ttl);
+      return presenceSteps(steps, ttl);
     };
     try {
       // Each check runs the moment its socket's `ready` arrives.
@@ -74,24 +74,24 @@ describe("presence", () => {
       expect(seen.map((s) => s.online)).toEqual(people.map(() => true));
       await Promise.all(seen.map((s) => s.ws.close()));
     } finally {
-      broker.leaseAdd = leaseAdd;
+      broker.presenceSteps = presenceSteps;
     }
   });
 
   test("a hung broker holds a socket's ready back one second at most", async () => {
     const erin = await createUser(server);
     const broker = server.app.broker;
-    const leaseAdd = broker.leaseAdd.bind(broker);
+    const presenceSteps = broker.presenceSteps.bind(broker);
     // Hung until the test ends, then the broker "recovers" and the held calls complete.
     const held: (() => void)[] = [];
-    broker.leaseAdd = (key, member, ttl) => new Promise<void>((resolve) => held.push(() => resolve(leaseAdd(key, member, ttl))));
+    broker.presenceSteps = (steps, ttl) => new Promise((resolve) => held.push(() => resolve(presenceSteps(steps, ttl))));
     try {
       const started = performance.now();
       const ws = await WsClient.connect(server.url, erin.token);
       expect(performance.now() - started).toBeLessThan(3000);
       await ws.close();
     } finally {
-      broker.leaseAdd = leaseAdd;
+      broker.presenceSteps = presenceSteps;
       for (const release of held) release();
     }
   });
