@@ -95,7 +95,7 @@ export async function seed(s: DatasetSize, log: (m: string) => void): Promise<Se
   await sql`select setval(pg_get_serial_sequence('users', 'id'), ${s.users}::int)`;
   await sql`
     insert into sessions (id, user_id, expires_at)
-    select 'bench-' || g, g, now() + interval '3 days' from generate_series(1, ${s.users}::int) g`;
+    select 'bench-' || g, g, now() + (g % 30 + 1) * interval '1 day' from generate_series(1, ${s.users}::int) g`;
   t(`${s.users} users`);
 
   // The plan: chat id, type, member window.
