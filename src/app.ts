@@ -45,6 +45,7 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
   const log = createLogger(config.LOG_LEVEL, opts.logSink);
   const database = await openDatabase({
     databaseUrl: config.DATABASE_URL,
+    maxConnections: config.DATABASE_POOL_SIZE,
     pgliteDir: opts.pgliteDir ?? pgliteDirFor(config.DATA_DIR),
   });
   if (opts.migrate ?? config.NODE_ENV !== "production") await database.migrate();

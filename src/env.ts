@@ -93,6 +93,8 @@ const EnvSchema = z.object({
   TRUST_PROXY: boolFromString(false),
   MAX_BODY_BYTES: nonNegativeInt(1048576).refine((n) => n > 0, "must be positive"),
   WS_ALLOWED_ORIGINS: optionalString,
+  /** PostgreSQL connections per instance (postgres.js pool; PGlite has one). Why 8: src/db/client.ts. */
+  DATABASE_POOL_SIZE: nonNegativeInt(8).refine((n) => n >= 2, "must be at least 2"),
   /** Realtime presence lease: a crashed instance's users go offline within this many seconds. */
   PRESENCE_LEASE_SECONDS: nonNegativeInt(30).refine((n) => n >= 2, "must be at least 2"),
   /** How long a confirmed session is trusted without another lookup; the contract allows 1 s of revocation lag. */

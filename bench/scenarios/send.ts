@@ -8,13 +8,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
+import { DEFAULT_MAX_CONNECTIONS } from "../../src/db/client";
 import { EVENT_LOG_LOCK_KEY } from "../../src/realtime/event-log";
 import { closedLoop, measureRounds, openLoop, type LoadResult, type RoundsResult } from "../lib/load";
 import { benchDbUrl } from "../lib/services";
 import { latency } from "../lib/stats";
 import { bearer, endpointExists, ratioFigure, type BenchContext } from "./context";
 
-const SERVER_POOL = 20;
+/** The server's default pool size (src/db/client.ts), so the floor has as many connections. */
+const SERVER_POOL = DEFAULT_MAX_CONNECTIONS;
 
 /**
  * The statements the server runs for one send in this scenario (a group of 3–10 members, no

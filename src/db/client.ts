@@ -39,7 +39,8 @@ export interface DatabaseOptions {
  * in one socket write, and a write through Bun's node:net emulation costs more CPU than the query
  * it carries (measured at 32 concurrent primary-key reads: 42-49 µs of client CPU per query with
  * 20 connections, 31 with 10, 17-23 with 4). PostgreSQL itself has few cores to run them on.
- * Transactions reserve a connection each, so the pool is not smaller than that.
+ * Transactions reserve a connection each, so the pool is not smaller than that. `DATABASE_POOL_SIZE`
+ * sets it per deployment (more cores for PostgreSQL, more concurrent transactions).
  */
 export const DEFAULT_MAX_CONNECTIONS = 8;
 
