@@ -183,6 +183,8 @@ export function parleyEnv(port: number): Record<string, string> {
     MESSAGE_RATE_LIMIT_PER_MINUTE: "0",
     FAILED_LOGIN_LIMIT_PER_HOUR: "0",
     DUPLICATE_MESSAGE_COOLDOWN_SECONDS: "0",
+    // Passed through so pool sizes can be compared (`DATABASE_POOL_SIZE=20 bun run bench ...`).
+    ...(process.env.DATABASE_POOL_SIZE ? { DATABASE_POOL_SIZE: process.env.DATABASE_POOL_SIZE } : {}),
   };
 }
 

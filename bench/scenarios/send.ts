@@ -15,8 +15,8 @@ import { benchDbUrl } from "../lib/services";
 import { latency } from "../lib/stats";
 import { bearer, endpointExists, ratioFigure, type BenchContext } from "./context";
 
-/** The server's default pool size (src/db/client.ts), so the floor has as many connections. */
-const SERVER_POOL = DEFAULT_MAX_CONNECTIONS;
+/** The server's pool size (src/db/client.ts; bench/lib/services.ts passes DATABASE_POOL_SIZE on), so the floor has as many connections. */
+const SERVER_POOL = Number(process.env.DATABASE_POOL_SIZE ?? DEFAULT_MAX_CONNECTIONS);
 
 /**
  * The statements the server runs for one send in this scenario (a group of 3–10 members, no
