@@ -39,15 +39,3 @@ export const eventLogState = pgTable("event_log_state", {
   id: integer().primaryKey(),
   prunedThrough: bigint({ mode: "number" }).notNull().default(0),
 });
-
-/**
- * Events committed by their transactions but not yet given a position: writers insert here without
- * any lock, and the sequencer (src/realtime/sequencer.ts) moves them into the logs in commit order.
- */
-export const eventOutbox = pgTable("event_outbox", {
-  id: bigint({ mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
-  chatId: integer(),
-  userId: integer(),
-  type: text().notNull(),
-  data: jsonb().$type<Record<string, unknown>>().notNull(),
-});
