@@ -78,17 +78,26 @@ export async function readVisible(db: DbOrTx, userId: number, after: number, upt
   return rows.map(toEvent);
 }
 
+export interface LogBounds {
+  /** Highest position retention has deleted. */
+  floor: number;
+  /** Highest committed position (every position up to it is committed or rolled back). */
+  head: number;
+}
+
+/** The retention floor and the committed head, in one statement. */
+export async function logBounds(db: DbOrTx): Promise<LogBounds> {
+  const rows = await queryRows<{ floor: string | number | null; head: string | number | null }>(
+    db,
+    sql`select s.floor, greatest((select max(seq) from chat_events), (select max(seq) from user_events), s.floor, 0) as head
+        from (select max(pruned_through) as floor from event_log_state) s`,
+  );
+  return { floor: Number(rows[0]?.floor ?? 0), head: Number(rows[0]?.head ?? 0) };
+}
+
 /** Highest committed position (every position up to it is committed or rolled back). */
 export async function committedHead(db: DbOrTx): Promise<number> {
-  const rows = await queryRows<{ head: string | number | null }>(
-    db,
-    sql`select greatest(
-          (select max(seq) from chat_events),
-          (select max(seq) from user_events),
-          (select max(pruned_through) from event_log_state),
-          0) as head`,
-  );
-  return Number(rows[0]?.head ?? 0);
+  return (await logBounds(db)).head;
 }
 
 /** Highest position retention has deleted: a `since` below it may have lost events. */
@@ -101,11 +110,12 @@ export async function prunedThrough(db: DbOrTx): Promise<number> {
  * True when a client at `since` cannot resume: events after it were pruned (since < floor), or it
  * claims a position the log never reached (another database, a reset).
  */
+export function cannotResumeFrom(since: number, bounds: LogBounds): boolean {
+  return since < bounds.floor || (since !== 0 && since > bounds.head);
+}
+
 export async function resumeIsImpossible(db: DbOrTx, since: number): Promise<boolean> {
-  const floor = await prunedThrough(db);
-  if (since < floor) return true;
-  if (since === 0) return false;
-  return since > (await committedHead(db));
+  return cannotResumeFrom(since, await logBounds(db));
 }
 
 /**
