@@ -3,8 +3,8 @@
  * processes under test (Parley instances and peers), each a child process on 127.0.0.1.
  */
 import type { Subprocess } from "bun";
-import { readdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { mkdirSync, readdirSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import postgres from "postgres";
 
 export const ROOT = resolve(import.meta.dir, "../..");
@@ -123,13 +123,21 @@ async function waitHttp(url: string, proc: Subprocess, timeoutMs: number, stderr
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
-/** Spawns `cmd` with `env`, waits until `readyPath` answers, and answers the child. */
+/** Where the children's stdout goes (Parley logs there), one file per child, kept after the run. */
+export const CHILD_LOG_DIR = resolve(ROOT, ".data/bench-logs");
+
+/**
+ * Spawns `cmd` with `env`, waits until `readyPath` answers, and answers the child. Its stdout is
+ * kept in CHILD_LOG_DIR so that an error a scenario counts (a 500) can be traced to its cause.
+ */
 export async function spawnChild(cmd: string[], env: Record<string, string>, port: number, readyPath: string): Promise<Child> {
   let errText = "";
+  mkdirSync(CHILD_LOG_DIR, { recursive: true });
+  const logName = `${BENCH_DB}-${basename(cmd.find((a) => /\.(ts|js|mjs)$/.test(a)) ?? cmd[0] ?? "child").replace(/\W+/g, "_")}-${port}.log`;
   const proc = Bun.spawn(cmd, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...env },
-    stdout: "ignore",
+    stdout: Bun.file(join(CHILD_LOG_DIR, logName)),
     stderr: "pipe",
   });
   void (async () => {
