@@ -29,7 +29,9 @@ afterAll(async () => {
 test.skipIf(!usingPostgres)("a transaction keeps its connection to itself when BEGIN fills the pipeline", async () => {
   if (!database) throw new Error("no database");
   const notices: string[] = [];
-  const sql = postgres(database.url, { max: 2, max_pipeline: 1, onnotice: (n) => notices.push(n.message) });
+  // max_pipeline is a driver option its type declarations leave out.
+  const options = { max: 2, max_pipeline: 1, onnotice: (n: postgres.Notice) => void notices.push(String(n.message)) };
+  const sql = postgres(database.url, options as postgres.Options<{}>);
   const failures: string[] = [];
   let committed = 0;
   let plainQueries = 0;
