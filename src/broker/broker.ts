@@ -23,6 +23,10 @@ export interface Broker {
   leaseRemove(key: string, member: string): Promise<void>;
   /** Members whose lease has not expired. */
   leaseMembers(key: string): Promise<string[]>;
+  /** How many members of `key` hold a live lease, without reading them (cheap whatever the count). */
+  leaseCount(key: string): Promise<number>;
+  /** For each of `members`, in order, whether it holds a live lease in `key`: one round trip. */
+  leasesHeld(key: string, members: readonly string[]): Promise<boolean[]>;
   /**
    * Presence steps of many users in one round trip, each atomic (rules on `PresenceStep`); answers
    * one outcome per step, in order. Keys are those of `presenceKeys`.

@@ -67,6 +67,21 @@ export class MemoryBroker implements Broker {
     return this.liveLeases(key);
   }
 
+  async leaseCount(key: string) {
+    const set = this.leases.get(key);
+    if (!set) return 0;
+    const now = Date.now();
+    let live = 0;
+    for (const expiresAt of set.values()) if (expiresAt > now) live++;
+    return live;
+  }
+
+  async leasesHeld(key: string, members: readonly string[]) {
+    const set = this.leases.get(key);
+    const now = Date.now();
+    return members.map((m) => (set?.get(m) ?? 0) > now);
+  }
+
   private liveLeases(key: string): string[] {
     const set = this.leases.get(key);
     if (!set) return [];

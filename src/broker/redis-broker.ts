@@ -55,6 +55,9 @@ for i = 7, #ARGV, 5 do
 end
 return out`;
 
+/** Members per ZMSCORE command in `leasesHeld` (commands of one call are sent together). */
+const LEASES_HELD_CHUNK = 5000;
+
 const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
 const SCRIPTS = { leaseAddMany: { lua: LEASE_ADD_MANY, sha: sha1(LEASE_ADD_MANY) }, presenceSteps: { lua: PRESENCE_STEPS, sha: sha1(PRESENCE_STEPS) } };
 
@@ -174,6 +177,22 @@ export class RedisBroker implements Broker {
       .zrangebyscore(k, now, "+inf")
       .exec()) as [[Error | null, number], [Error | null, string[]]];
     return members;
+  }
+
+  async leaseCount(key: string) {
+    // Only `leaseMembers` prunes expired members, so the count goes by expiry: after now
+    // (exclusive, as in the memory broker).
+    return this.redis.zcount(this.k(key), `(${Date.now()}`, "+inf");
+  }
+
+  async leasesHeld(key: string, members: readonly string[]) {
+    if (members.length === 0) return [];
+    const now = Date.now();
+    const k = this.k(key);
+    const chunks: string[][] = [];
+    for (let i = 0; i < members.length; i += LEASES_HELD_CHUNK) chunks.push(members.slice(i, i + LEASES_HELD_CHUNK));
+    const scores = (await Promise.all(chunks.map((c) => this.redis.zmscore(k, ...c)))).flat();
+    return scores.map((score) => score !== null && Number(score) > now);
   }
 
   async publish(channel: string, message: string) {

@@ -29,8 +29,6 @@ const KEY_ONLINE = presenceKeys.online;
 const KEY_ANNOUNCED = presenceKeys.announced;
 const KEY_SWEEP = "presence:sweep";
 const userKey = presenceKeys.user;
-/** Asking per user costs one round trip each; above this, read the whole online set once. */
-const PER_USER_LOOKUP_MAX = 32;
 /** Lease refreshes per broker round trip during a heartbeat. */
 const REFRESH_BATCH = 1000;
 /** Presence steps (connects, closes, checks) per broker round trip. */
@@ -38,21 +36,22 @@ const STEP_BATCH = 500;
 /** A gated check is tried again after this long (the gate lasts a second). */
 const GATED_RETRY_MS = 250;
 
-/** Every user with an open realtime connection on any instance (one broker read). */
+/** Every user with an open realtime connection on any instance (one broker read of them all). */
 export async function allOnlineUserIds(app: App): Promise<number[]> {
   return (await app.broker.leaseMembers(KEY_ONLINE)).map(Number).filter((id) => Number.isSafeInteger(id));
 }
 
-/** Which of `userIds` have an open realtime connection on any instance. */
+/** How many users have an open realtime connection (one broker read that does not list them). */
+export function onlineUserCount(app: App): Promise<number> {
+  return app.broker.leaseCount(KEY_ONLINE);
+}
+
+/** Which of `userIds` have an open realtime connection on any instance (one broker round trip). */
 export async function onlineUserIds(app: App, userIds: number[]): Promise<Set<number>> {
   const ids = [...new Set(userIds)];
   if (ids.length === 0) return new Set();
-  if (ids.length <= PER_USER_LOOKUP_MAX) {
-    const alive = await Promise.all(ids.map(async (id) => ((await app.broker.leaseMembers(userKey(id))).length > 0 ? id : null)));
-    return new Set(alive.filter((id): id is number => id !== null));
-  }
-  const online = new Set((await app.broker.leaseMembers(KEY_ONLINE)).map(Number));
-  return new Set(ids.filter((id) => online.has(id)));
+  const held = await app.broker.leasesHeld(KEY_ONLINE, ids.map(String));
+  return new Set(ids.filter((_, i) => held[i]));
 }
 
 export interface PresenceFrameData {
