@@ -18,6 +18,7 @@ import type { Context } from "../context";
 import { AppError, statusForTrpcCode } from "../errors";
 import { formatZodError } from "../lib/zod-errors";
 import type { Meta } from "../trpc";
+import { callProcedure, type DirectlyCallable } from "./call-procedure";
 import { errorResponse, json, noContent, readBodyCapped } from "./respond";
 
 type Coercion = "number" | "boolean" | "string" | "other";
@@ -36,9 +37,8 @@ export interface RestBridge {
   routes: readonly Route[];
 }
 
-interface ProcedureLike {
-  (opts: { path: string; getRawInput: () => Promise<unknown>; ctx: unknown; type: string; signal: undefined; batchIndex: number }): Promise<unknown>;
-  _def: { meta?: Meta; inputs: unknown[]; type: string };
+interface ProcedureLike extends DirectlyCallable {
+  _def: DirectlyCallable["_def"] & { meta?: Meta; inputs: unknown[]; type: string };
 }
 
 export function createRestBridge(procedures: Record<string, unknown>, opts: { prefix: string; maxBodyBytes: number }): RestBridge {
@@ -57,7 +57,7 @@ export function createRestBridge(procedures: Record<string, unknown>, opts: { pr
       status: proc._def.meta?.status ?? 200,
       coercions: coercionsOf(proc._def.inputs[0]),
       // What `createCaller(ctx)[path](input)` runs, minus the proxy it builds per call.
-      call: (ctx, input) => proc({ path, getRawInput: async () => input, ctx, type: proc._def.type, signal: undefined, batchIndex: 0 }),
+      call: (ctx, input) => callProcedure(proc, { path, getRawInput: async () => input, ctx, type: proc._def.type, signal: undefined, batchIndex: 0 }),
     });
   }
   // Static before parameter at the first segment where two routes differ.

@@ -33,6 +33,7 @@ import type { Context } from "../context";
 import { AppError } from "../errors";
 import type { AppRouter } from "../routers/_app";
 import { appErrorAsTrpc } from "../trpc";
+import { callProcedure, type DirectlyCallable } from "./call-procedure";
 
 export const TRPC_ENDPOINT = "/trpc";
 const PREFIX = `${TRPC_ENDPOINT}/`;
@@ -51,9 +52,8 @@ export interface TrpcEndpoint extends TrpcHandler {
   handlesDirectly(req: Request, url: URL): boolean;
 }
 
-interface CallableProcedure {
-  (opts: { path: string; getRawInput: () => Promise<unknown>; ctx: unknown; type: string; signal: AbortSignal | undefined; batchIndex: number }): Promise<unknown>;
-  _def: { type: "query" | "mutation" | "subscription" };
+interface CallableProcedure extends DirectlyCallable {
+  _def: DirectlyCallable["_def"] & { type: "query" | "mutation" | "subscription" };
 }
 
 /** Headers every tRPC answer carries for its errors: Retry-After from an AppError, and the 401 challenge. */
@@ -152,7 +152,7 @@ export function createTrpcHandler(router: AppRouter, opts: TrpcHandlerOptions): 
     }
     if (!error) {
       try {
-        data = await proc({
+        data = await callProcedure(proc, {
           path,
           getRawInput: async () => {
             inputRead = true;
