@@ -20,6 +20,9 @@
  *   and written for every socket that connects meanwhile at once (coalesce.ts).
  * - A revoked session's sockets close (4001) on the `sessions:revoked` broker message, and a
  *   periodic check of the session rows catches a lost message.
+ * - An idle socket owns no JavaScript object besides Bun's wrapper: its state is a slot of flat
+ *   arrays (socket-table.ts) and the chats it follows are cells of local-members.ts, because
+ *   objects kept from a connect storm pin heap blocks that are otherwise garbage.
  */
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { and, eq, gt, sql } from "drizzle-orm";
@@ -40,28 +43,28 @@ import { encodeEphemeral, encodeEvent, errorFrame, parseClientFrame, type TClien
 import { chatIdOf, isPersonal, personalize, personalizeFor, PERSONAL_FANOUT_LIMIT, type PersonalData } from "./personalize";
 import { PresenceTracker } from "./presence";
 import { EVENT_RETENTION_DAYS, pruneEventLog, readVisible, resumeIsImpossible } from "./replay";
+import { LocalMembers } from "./local-members";
+import { SocketTable } from "./socket-table";
 import { Tailer } from "./tailer";
 
-/**
- * What each socket keeps for its whole life: small on purpose (an idle connection's memory is
- * mostly this plus Bun's own per-socket state). Flat values only; the presence member string and
- * the drain waiters exist only while needed.
- */
-export interface SocketData {
+/** What the upgrade learnt, handed to `open` (and dropped there). */
+export interface Handshake {
   userId: number;
   sessionId: string;
-  /** Number of this connection on this instance (its presence member is `<instance>:<connNo>`). */
-  connNo: number;
   /** Resume position from `since=`, or null for a fresh connection. */
   since: number | null;
-  /** Subscribed to its topics (after replay). */
-  live: boolean;
-  closed: boolean;
-  /** Replays waiting for `drain`; null while none waits. */
-  drainWaiters: (() => void)[] | null;
 }
 
+/**
+ * `ws.data`: the handshake until `open`, then the socket's slot in the gateway's socket table (a
+ * number, so an idle socket keeps no object of its own: socket-table.ts).
+ */
+export type SocketData = Handshake | number;
+
 type Ws = ServerWebSocket<SocketData>;
+
+/** The slot of an open socket (`open` replaced the handshake by it). */
+const slotOf = (ws: Ws): number => ws.data as number;
 
 export interface Gateway {
   /** Handles GET /ws: upgrades (answers undefined) or answers an HTTP error. */
@@ -96,25 +99,14 @@ const userTarget = (userId: number) => `user:${userId}`;
 const chatTopic = (chatId: number) => `chat:${chatId}`;
 const USER_TARGET = /^user:(\d+)$/;
 
-/** One user's open sockets on this instance, and the chats their live sockets subscribe to. */
-interface LocalUser {
-  sockets: Ws[];
-  /** Sockets of `sockets` that are live (subscribed). */
-  live: number;
-  /**
-   * Chats whose topic the live sockets subscribe to; empty while none is live. An array (a few
-   * bytes per chat, where a Set costs hundreds per user): lookups by chat go through `chatUsers`.
-   */
-  chats: number[];
-}
-
 export function createGateway(app: App): Gateway {
   let server: Server<SocketData> | null = null;
   /** Every open socket, by user (sessions are found by a scan: revocations are rare). */
-  const localUsers = new Map<number, LocalUser>();
-  /** Users with live sockets here subscribed to the chat's topic. */
-  const chatUsers = new Map<number, Set<number>>();
-  let nextConnNo = 1;
+  const table = new SocketTable<Ws>();
+  /** Chats whose topic a user's live sockets subscribe to, while the user has a live socket here. */
+  const members = new LocalMembers();
+  /** Replays waiting for `drain`, by slot (only while one waits). */
+  const drainWaiters = new Map<number, (() => void)[]>();
   const pendingWork = new Set<Promise<unknown>>();
   const timers: ReturnType<typeof setInterval>[] = [];
   const unsubscribers: (() => Promise<void>)[] = [];
@@ -134,8 +126,10 @@ export function createGateway(app: App): Gateway {
 
   /** A frame to the user's live sockets here, in the order of the calls (like a topic publish). */
   function sendToUser(userId: number, frame: string) {
-    const local = liveUser(userId);
-    if (local) for (const ws of local.sockets) if (ws.data.live) send(ws, frame);
+    for (let s = table.first(userId); s >= 0; s = table.next(s)) {
+      const ws = table.socket(s);
+      if (ws && table.isLive(s)) send(ws, frame);
+    }
   }
 
   /** A target (`user:<id>` or a chat topic) on this instance; `except` (the sender) is skipped. */
@@ -157,63 +151,52 @@ export function createGateway(app: App): Gateway {
     publishEphemeral(announcements.map((a) => ({ targets: a.audience.map(userTarget), frame: encodeEphemeral("presence", a.data) })));
   });
 
-  function addToSet<K, V>(map: Map<K, Set<V>>, key: K, value: V) {
-    let set = map.get(key);
-    if (!set) map.set(key, (set = new Set()));
-    set.add(value);
-  }
-  function removeFromSet<K, V>(map: Map<K, Set<V>>, key: K, value: V) {
-    const set = map.get(key);
-    if (!set) return;
-    set.delete(value);
-    if (set.size === 0) map.delete(key);
-  }
-
-  /** The user's local state while they have a live socket here, else undefined. */
-  function liveUser(userId: number): LocalUser | undefined {
-    const local = localUsers.get(userId);
-    return local && local.live > 0 ? local : undefined;
-  }
+  /** True while the user has a live socket here. */
+  const isLiveUser = (userId: number) => table.liveCount(userId) > 0;
 
   /** (user, presence member) of every open socket, without building a list first (heartbeat). */
   function* openConnections(): Generator<{ userId: number; member: string }> {
-    for (const [userId, local] of localUsers) for (const ws of local.sockets) yield { userId, member: member(ws) };
+    for (const s of table.slots()) yield { userId: table.userId(s), member: memberOf(s) };
   }
 
   function openSockets(): Ws[] {
     const all: Ws[] = [];
-    for (const local of localUsers.values()) for (const ws of local.sockets) all.push(ws);
+    for (const s of table.slots()) {
+      const ws = table.socket(s);
+      if (ws) all.push(ws);
+    }
     return all;
   }
 
+  /** Subscribes (or unsubscribes) the user's live sockets here. */
+  function forLiveSockets(userId: number, f: (ws: Ws) => void) {
+    for (let s = table.first(userId); s >= 0; s = table.next(s)) {
+      const ws = table.socket(s);
+      if (ws && table.isLive(s)) f(ws);
+    }
+  }
+
   function joinChat(userId: number, chatId: number) {
-    const local = liveUser(userId);
-    if (!local) return;
-    if (chatUsers.get(chatId)?.has(userId)) return;
-    local.chats.push(chatId);
-    addToSet(chatUsers, chatId, userId);
+    if (!isLiveUser(userId)) return;
+    if (!members.add(chatId, userId)) return;
     const topic = chatTopic(chatId);
-    for (const ws of local.sockets) if (ws.data.live) ws.subscribe(topic);
+    forLiveSockets(userId, (ws) => ws.subscribe(topic));
   }
 
   function leaveChat(userId: number, chatId: number) {
-    const local = localUsers.get(userId);
-    if (!local || !chatUsers.get(chatId)?.has(userId)) return;
-    local.chats.splice(local.chats.indexOf(chatId), 1);
-    removeFromSet(chatUsers, chatId, userId);
+    if (!members.remove(chatId, userId)) return;
     const topic = chatTopic(chatId);
-    for (const ws of local.sockets) if (ws.data.live) ws.unsubscribe(topic);
+    forLiveSockets(userId, (ws) => ws.unsubscribe(topic));
   }
 
   /** Receivers of a personal frame on this instance, or null when one shared publish is used. */
   function personalReceivers(e: LoggedEvent): number[] | null {
     if (!isPersonal(e)) return null;
     if (e.chatId !== null) {
-      const local = chatUsers.get(e.chatId);
-      if (!local || local.size === 0 || local.size > PERSONAL_FANOUT_LIMIT) return null;
-      return [...local];
+      const local = members.count(e.chatId);
+      return local === 0 || local > PERSONAL_FANOUT_LIMIT ? null : members.usersOf(e.chatId);
     }
-    return e.userId !== null && liveUser(e.userId) ? [e.userId] : null;
+    return e.userId !== null && isLiveUser(e.userId) ? [e.userId] : null;
   }
 
   const tailer: Tailer<PersonalData> = new Tailer<PersonalData>(app, {
@@ -235,15 +218,15 @@ export function createGateway(app: App): Gateway {
     deliver(events, personal) {
       for (const e of events) {
         if (e.chatId !== null) {
-          const local = chatUsers.get(e.chatId);
-          if (isPersonal(e) && local && local.size > 0 && local.size <= PERSONAL_FANOUT_LIMIT) {
+          const local = members.count(e.chatId);
+          if (isPersonal(e) && local > 0 && local <= PERSONAL_FANOUT_LIMIT) {
             const perUser = personal.get(e.seq);
-            for (const u of local) sendToUser(u, encodeEvent(e, perUser?.get(u) ?? e.data));
+            for (const u of members.usersOf(e.chatId)) sendToUser(u, encodeEvent(e, perUser?.get(u) ?? e.data));
           } else {
             publish(chatTopic(e.chatId), encodeEvent(e));
           }
-          if (e.type === "chat_deleted") for (const u of [...(local ?? [])]) leaveChat(u, e.chatId);
-        } else if (e.userId !== null && liveUser(e.userId)) {
+          if (e.type === "chat_deleted") for (const u of members.usersOf(e.chatId)) leaveChat(u, e.chatId);
+        } else if (e.userId !== null && isLiveUser(e.userId)) {
           sendToUser(e.userId, encodeEvent(e, personal.get(e.seq)?.get(e.userId) ?? e.data));
           const chatId = chatIdOf(e);
           if (chatId !== null && e.type === "chat_updated") joinChat(e.userId, chatId);
@@ -253,21 +236,38 @@ export function createGateway(app: App): Gateway {
     },
   });
 
+  /** True once the socket closed (its slot may belong to another socket by now). */
+  const isClosed = (ws: Ws) => !table.holds(slotOf(ws), ws);
+
   function send(ws: Ws, frame: string): void {
-    if (ws.data.closed) return;
+    if (isClosed(ws)) return;
     if (ws.send(frame) === 0) ws.close(CLOSE_BACKPRESSURE, "Too slow: resume with since=");
   }
 
   /** Sends a replay frame, waiting for drain under backpressure; false when the socket is gone. */
   async function sendReplay(ws: Ws, frame: string): Promise<boolean> {
-    if (ws.data.closed) return false;
+    if (isClosed(ws)) return false;
     const result = ws.send(frame);
     if (result === 0) {
       ws.close(CLOSE_BACKPRESSURE, "Too slow: resume with since=");
       return false;
     }
-    if (result === -1) await new Promise<void>((resolve) => (ws.data.drainWaiters ??= []).push(resolve));
-    return !ws.data.closed;
+    if (result === -1) {
+      const slot = slotOf(ws);
+      await new Promise<void>((resolve) => {
+        const waiters = drainWaiters.get(slot);
+        if (waiters) waiters.push(resolve);
+        else drainWaiters.set(slot, [resolve]);
+      });
+    }
+    return !isClosed(ws);
+  }
+
+  function wakeDrainWaiters(slot: number) {
+    const waiters = drainWaiters.get(slot);
+    if (!waiters) return;
+    drainWaiters.delete(slot);
+    for (const w of waiters) w();
   }
 
   /** Chat ids of each user: one statement for every socket connecting meanwhile. */
@@ -288,12 +288,10 @@ export function createGateway(app: App): Gateway {
   const memberChatIds = (userId: number) => memberChats.run(userId);
 
   function activate(ws: Ws, chats: number[]) {
-    const { userId } = ws.data;
-    const local = localUsers.get(userId);
-    if (!local) return;
-    ws.data.live = true;
-    local.live++;
-    for (const c of local.chats) ws.subscribe(chatTopic(c));
+    const slot = slotOf(ws);
+    const userId = table.userId(slot);
+    for (const c of members.chatsOf(userId)) ws.subscribe(chatTopic(c));
+    table.setLive(slot);
     for (const c of chats) joinChat(userId, c);
   }
 
@@ -301,15 +299,14 @@ export function createGateway(app: App): Gateway {
    * Replays what the socket missed, then subscribes it with no gap and no duplicate. `leased`: the
    * connection's presence lease (taken in parallel), so a socket is reported online once `ready`.
    */
-  async function goLive(ws: Ws, leased: Promise<void>): Promise<void> {
-    const { userId } = ws.data;
-    let from = ws.data.since;
+  async function goLive(ws: Ws, userId: number, since: number | null, leased: Promise<void>): Promise<void> {
+    let from = since;
     if (from !== null && (await resumeIsImpossible(app.db, from))) {
       send(ws, encodeEphemeral("resync_required", { seq: tailer.cursor, detail: "Events since this position are no longer kept: reload your state" }));
       from = null;
     }
     for (;;) {
-      if (ws.data.closed || stopped) return;
+      if (isClosed(ws) || stopped) return;
       const target = tailer.cursor;
       const start = from ?? target;
       const chats = await memberChatIds(userId);
@@ -322,7 +319,7 @@ export function createGateway(app: App): Gateway {
         at = page.length < REPLAY_PAGE || !last ? target : last.seq;
       }
       await leased;
-      if (ws.data.closed || stopped) return;
+      if (isClosed(ws) || stopped) return;
       // No await between this check and the subscription: the tailer cannot publish in between.
       if (tailer.cursor === target) {
         activate(ws, chats);
@@ -333,20 +330,19 @@ export function createGateway(app: App): Gateway {
     }
   }
 
-  async function onClientFrame(ws: Ws, frame: TClientFrame): Promise<void> {
-    const { userId } = ws.data;
+  async function onClientFrame(ws: Ws, userId: number, frame: TClientFrame): Promise<void> {
     switch (frame.type) {
       case "ping":
         send(ws, encodeEphemeral("pong"));
         return;
       case "typing": {
-        const member = chatUsers.get(frame.chat_id)?.has(userId) || (await findMembership(app.db, frame.chat_id, userId)) !== undefined;
+        const member = members.has(frame.chat_id, userId) || (await findMembership(app.db, frame.chat_id, userId)) !== undefined;
         if (!member) {
           send(ws, errorFrame("Chat not found"));
           return;
         }
         const fresh = await app.broker.setIfAbsent(`typing:${userId}:${frame.chat_id}`, "1", TYPING_INTERVAL_SECONDS);
-        if (!fresh || ws.data.closed) return;
+        if (!fresh || isClosed(ws)) return;
         publishEphemeral([{ targets: [chatTopic(frame.chat_id)], frame: encodeEphemeral("typing", { chat_id: frame.chat_id, user_id: userId }) }], ws);
         return;
       }
@@ -360,12 +356,12 @@ export function createGateway(app: App): Gateway {
   function closeSessions(ids: readonly string[]) {
     if (ids.length === 0) return;
     const revoked = new Set(ids);
-    const doomed = openSockets().filter((ws) => revoked.has(ws.data.sessionId));
-    for (const ws of doomed) ws.close(CLOSE_SESSION_REVOKED, "Session revoked");
+    const doomed = table.slots().filter((s) => revoked.has(table.sessionId(s))).map((s) => table.socket(s));
+    for (const ws of doomed) ws?.close(CLOSE_SESSION_REVOKED, "Session revoked");
   }
 
   async function checkSessions(): Promise<void> {
-    const ids = [...new Set(openSockets().map((ws) => ws.data.sessionId))];
+    const ids = [...new Set(table.slots().map((s) => table.sessionId(s)))];
     if (ids.length === 0) return;
     const alive = new Set<string>();
     for (let i = 0; i < ids.length; i += SESSION_CHECK_CHUNK) {
@@ -382,7 +378,8 @@ export function createGateway(app: App): Gateway {
     closeSessions(ids.filter((id) => !alive.has(id)));
   }
 
-  const member = (ws: Ws) => `${app.instanceId}:${ws.data.connNo}`;
+  /** The presence member of a connection: `<instance>:<connection number>`. */
+  const memberOf = (slot: number) => `${app.instanceId}:${table.connNo(slot)}`;
 
   const websocket: WebSocketHandler<SocketData> = {
     maxPayloadLength: 64 * 1024,
@@ -392,18 +389,18 @@ export function createGateway(app: App): Gateway {
     closeOnBackpressureLimit: true,
     perMessageDeflate: false,
     open(ws) {
+      const { userId, sessionId, since } = ws.data as Handshake;
+      const slot = table.add(ws, userId, sessionId);
+      ws.data = slot;
       if (stopped) {
         ws.close(1001, "Server stopping");
         return;
       }
-      const local = localUsers.get(ws.data.userId);
-      if (local) local.sockets.push(ws);
-      else localUsers.set(ws.data.userId, { sockets: [ws], live: 0, chats: [] });
       // Presence fails open: without the broker, or with a hung one, the socket still goes live.
-      const leased = presence.connected(ws.data.userId, member(ws)).catch((err: unknown) => {
-        if (!stopped) app.log.warn("presence lease failed", { user_id: ws.data.userId, error: String(err) });
+      const leased = presence.connected(userId, memberOf(slot)).catch((err: unknown) => {
+        if (!stopped) app.log.warn("presence lease failed", { user_id: userId, error: String(err) });
       });
-      track(goLive(ws, atMost(leased, LEASE_WAIT_MS)));
+      track(goLive(ws, userId, since, atMost(leased, LEASE_WAIT_MS)));
     },
     message(ws, raw) {
       const parsed = parseClientFrame(raw);
@@ -411,38 +408,32 @@ export function createGateway(app: App): Gateway {
         send(ws, errorFrame(parsed.error));
         return;
       }
+      // Read now: after an await the slot may belong to another socket.
+      const userId = table.userId(slotOf(ws));
       track(
-        onClientFrame(ws, parsed.frame).catch((err: unknown) => {
+        onClientFrame(ws, userId, parsed.frame).catch((err: unknown) => {
           if (err instanceof AppError) send(ws, errorFrame(err.message));
           else {
-            app.log.error("client frame failed", { user_id: ws.data.userId, type: parsed.frame.type, error: String(err) });
+            app.log.error("client frame failed", { user_id: userId, type: parsed.frame.type, error: String(err) });
             send(ws, errorFrame("Internal server error"));
           }
         }),
       );
     },
     drain(ws) {
-      const waiters = ws.data.drainWaiters;
-      ws.data.drainWaiters = null;
-      for (const w of waiters ?? []) w();
+      wakeDrainWaiters(slotOf(ws));
     },
     close(ws) {
-      const { userId } = ws.data;
-      ws.data.closed = true;
-      const waiters = ws.data.drainWaiters;
-      ws.data.drainWaiters = null;
-      for (const w of waiters ?? []) w();
-      const local = localUsers.get(userId);
-      if (local) {
-        const i = local.sockets.indexOf(ws);
-        if (i >= 0) local.sockets.splice(i, 1);
-        if (ws.data.live && --local.live === 0) {
-          for (const c of local.chats) removeFromSet(chatUsers, c, userId);
-          local.chats = [];
-        }
-        if (local.sockets.length === 0) localUsers.delete(userId);
-      }
-      track(presence.disconnected(userId, member(ws), !localUsers.has(userId)));
+      const slot = slotOf(ws);
+      if (!table.holds(slot, ws)) return;
+      const userId = table.userId(slot);
+      const member = memberOf(slot);
+      const wasLive = table.isLive(slot);
+      const lastLocal = table.remove(slot);
+      // The slot is free from here: replays waiting on it see the socket closed.
+      wakeDrainWaiters(slot);
+      if (wasLive && !isLiveUser(userId)) members.removeUser(userId);
+      track(presence.disconnected(userId, member, lastLocal));
     },
   };
 
@@ -462,15 +453,7 @@ export function createGateway(app: App): Gateway {
       if (sinceRaw !== null && !/^\d{1,15}$/.test(sinceRaw)) return errorResponse(422, "since: must be a non-negative integer");
       const user = await authenticateAccessToken(app, token);
       if (!user) return errorResponse(401, "Invalid or expired token");
-      const data: SocketData = {
-        userId: user.id,
-        sessionId: user.sessionId,
-        connNo: nextConnNo++,
-        since: sinceRaw === null ? null : Number(sinceRaw),
-        live: false,
-        closed: false,
-        drainWaiters: null,
-      };
+      const data: Handshake = { userId: user.id, sessionId: user.sessionId, since: sinceRaw === null ? null : Number(sinceRaw) };
       if (srv.upgrade(req, { data })) return undefined;
       return errorResponse(400, "Expected a WebSocket upgrade");
     },
