@@ -18,8 +18,9 @@ export interface AuthedUser {
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-export async function authenticateAccessToken(app: App, token: string): Promise<AuthedUser | null> {
-  const claims = verifyJwt(token, app.jwtSecret, "access");
+/** `rememberToken: false` for a token presented once (WebSocket upgrades; jwt.ts). */
+export async function authenticateAccessToken(app: App, token: string, opts: { rememberToken?: boolean } = {}): Promise<AuthedUser | null> {
+  const claims = verifyJwt(token, app.jwtSecret, "access", { remember: opts.rememberToken ?? true });
   if (!claims) return null;
   const userId = Number(claims.sub);
   if (!Number.isSafeInteger(userId)) return null;

@@ -35,13 +35,26 @@ export function signJwt(claims: TokenClaims, secret: string): string {
 const verified = new Map<string, { secret: string; claims: Readonly<TokenClaims> }>();
 const MAX_VERIFIED = 10_000;
 
+/** Whether `token` is among the remembered ones (tests). */
+export const tokenIsRemembered = (token: string): boolean => verified.has(token);
+
+export interface VerifyOptions {
+  nowSeconds?: number;
+  /**
+   * False for a token presented once (a WebSocket upgrade): remembering it would cost each open
+   * socket about 0.6 KiB for a hit that never comes.
+   */
+  remember?: boolean;
+}
+
 /** Claims of a valid, unexpired token of type `typ`; null for anything else. */
-export function verifyJwt(token: string, secret: string, typ: TokenType, nowSeconds = Date.now() / 1000): TokenClaims | null {
+export function verifyJwt(token: string, secret: string, typ: TokenType, opts: VerifyOptions = {}): TokenClaims | null {
+  const nowSeconds = opts.nowSeconds ?? Date.now() / 1000;
   const hit = verified.get(token);
   if (hit && hit.secret === secret) return hit.claims.typ === typ && hit.claims.exp > nowSeconds ? hit.claims : null;
   const claims = verifySignedClaims(token, secret);
   if (!claims || claims.typ !== typ || claims.exp <= nowSeconds) return null;
-  if (typ !== "access") return claims;
+  if (typ !== "access" || opts.remember === false) return claims;
   if (verified.size >= MAX_VERIFIED) {
     // Oldest first (Map keeps insertion order); a dropped token only costs one verification.
     const oldest = verified.keys().next().value;

@@ -451,7 +451,7 @@ export function createGateway(app: App): Gateway {
       if (!token) return errorResponse(401, "Not authenticated");
       const sinceRaw = url.searchParams.get("since");
       if (sinceRaw !== null && !/^\d{1,15}$/.test(sinceRaw)) return errorResponse(422, "since: must be a non-negative integer");
-      const user = await authenticateAccessToken(app, token);
+      const user = await authenticateAccessToken(app, token, { rememberToken: false });
       if (!user) return errorResponse(401, "Invalid or expired token");
       const data: Handshake = { userId: user.id, sessionId: user.sessionId, since: sinceRaw === null ? null : Number(sinceRaw) };
       if (srv.upgrade(req, { data })) return undefined;
