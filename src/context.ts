@@ -13,25 +13,26 @@ export interface Context {
   user: AuthedUser | null;
   /** True when an Authorization header was sent but did not resolve to a live session. */
   badToken: boolean;
-  ip: string;
+  /** The client's IP (asked only by the procedures that use it: Bun's requestIP costs ~5 % of a cheap call). */
+  clientIp(): string;
   userAgent: string | null;
   requestId: string;
 }
 
 export interface RequestInfo {
   req: Request;
-  /** Socket address as Bun reports it. */
-  remoteAddress: string | null;
+  /** Socket address as Bun reports it, asked for when needed. */
+  remoteAddress: () => string | null;
   requestId: string;
 }
 
-export function clientIp(app: App, req: Request, remoteAddress: string | null): string {
+export function clientIp(app: App, req: Request, remoteAddress: () => string | null): string {
   if (app.config.TRUST_PROXY) {
     const forwarded = req.headers.get("x-forwarded-for");
     const first = forwarded?.split(",")[0]?.trim();
     if (first) return first;
   }
-  return remoteAddress ?? "unknown";
+  return remoteAddress() ?? "unknown";
 }
 
 export async function createContext(app: App, info: RequestInfo): Promise<Context> {
@@ -41,7 +42,7 @@ export async function createContext(app: App, info: RequestInfo): Promise<Contex
     app,
     user,
     badToken: token !== null && user === null,
-    ip: clientIp(app, info.req, info.remoteAddress),
+    clientIp: () => clientIp(app, info.req, info.remoteAddress),
     userAgent: info.req.headers.get("user-agent"),
     requestId: info.requestId,
   };

@@ -43,7 +43,7 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
   async function route(req: Request, url: URL, server: Server<SocketData>, seen: { ctx?: Context }): Promise<Response | undefined> {
     const path = url.pathname;
     const makeCtx = async () => {
-      seen.ctx = await createContext(app, { req, remoteAddress: server.requestIP(req)?.address ?? null, requestId: requestIdOf(req) });
+      seen.ctx = await createContext(app, { req, remoteAddress: () => server.requestIP(req)?.address ?? null, requestId: requestIdOf(req) });
       return seen.ctx;
     };
     if (path.startsWith("/health")) {

@@ -123,7 +123,7 @@ describe("the app's own layers through callProcedure", () => {
     closed: authedProcedure.query(({ ctx }) => ctx.user.id),
   });
   const appProcs = app._def.procedures as unknown as Record<string, DirectlyCallable>;
-  const ctx = (user: Context["user"]) => ({ app: { log: { warn() {}, error() {} } }, user, badToken: false, ip: "127.0.0.1", userAgent: null, requestId: "r" });
+  const ctx = (user: Context["user"]) => ({ app: { log: { warn() {}, error() {} } }, user, badToken: false, clientIp: () => "127.0.0.1", userAgent: null, requestId: "r" });
   const call = (path: string, input: unknown, user: Context["user"]) => {
     const proc = appProcs[path];
     if (!proc) throw new Error(`no procedure ${path}`);

@@ -45,7 +45,7 @@ function requestOf(c: Call): Request {
 }
 
 type MakeCtx = Parameters<typeof fast>[2];
-const realContext = (req: Request): MakeCtx => () => createContext(server.app, { req, remoteAddress: "127.0.0.1", requestId: "trpc-fast-path" });
+const realContext = (req: Request): MakeCtx => () => createContext(server.app, { req, remoteAddress: () => "127.0.0.1", requestId: "trpc-fast-path" });
 
 async function snapshot(res: Response) {
   return { status: res.status, headers: [...res.headers], body: Buffer.from(await res.arrayBuffer()).toString("hex") };

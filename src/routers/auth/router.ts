@@ -29,7 +29,7 @@ type LimitKey = "LOGIN_RATE_LIMIT_PER_MINUTE" | "REGISTER_RATE_LIMIT_PER_MINUTE"
 const limitedByIp = (bucket: string, limit: LimitKey) =>
   publicProcedure.use(async ({ ctx, next }) => {
     const config: Config = ctx.app.config;
-    await enforceRateLimit(ctx.app, bucket, ctx.ip, config[limit]);
+    await enforceRateLimit(ctx.app, bucket, ctx.clientIp(), config[limit]);
     return next();
   });
 
@@ -52,7 +52,7 @@ export const authRouter = router({
     .meta(auth("POST", "/login", "Log in", true))
     .input(ZLoginRequest)
     .output(ZTokenResponse)
-    .mutation(({ ctx, input }) => login(ctx.app, input, { userAgent: ctx.userAgent, ip: ctx.ip })),
+    .mutation(({ ctx, input }) => login(ctx.app, input, { userAgent: ctx.userAgent, ip: ctx.clientIp() })),
   refresh: limitedByIp("refresh", "REFRESH_RATE_LIMIT_PER_MINUTE")
     .meta(auth("POST", "/refresh", "Exchange a refresh token for a new token pair", true))
     .input(ZRefreshRequest)
