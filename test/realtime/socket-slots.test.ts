@@ -4,6 +4,7 @@
  * only their own user's frames, once.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { sendText } from "../chats/helpers";
 import { client } from "../helpers/http";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { createUser, type TestUser } from "../helpers/users";
@@ -16,12 +17,6 @@ let bob: TestUser;
 let stranger: TestUser;
 let group: number;
 let strangersChat: number;
-
-async function sendText(user: TestUser, chatId: number, text: string): Promise<number> {
-  const r = await http.post("/messages", { token: user.token, body: { chat_id: chatId, type: "text", text } });
-  if (r.status !== 201) throw new Error(`send: ${r.status} ${r.text}`);
-  return r.body.id;
-}
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -54,12 +49,12 @@ test("sockets closed before going live free their slots; the sockets after them 
       await Promise.all(doomed.map((c) => c.close()));
       slow = false;
       const [b, s] = await Promise.all([WsClient.connect(server.url, bob.token), WsClient.connect(server.url, stranger.token)]);
-      const forBob = await sendText(alice, group, `for bob ${round}`);
-      const forStranger = await sendText(stranger, strangersChat, `for stranger ${round}`);
+      const forBob = await sendText(http, alice, group, `for bob ${round}`);
+      const forStranger = await sendText(http, stranger, strangersChat, `for stranger ${round}`);
       await b.waitFor((f) => f.type === "message_created" && f.data.message.id === forBob);
       await s.waitFor((f) => f.type === "message_created" && f.data.message.id === forStranger);
       // One more event each, so anything misrouted or duplicated would have arrived by now.
-      const last = await sendText(alice, group, `last ${round}`);
+      const last = await sendText(http, alice, group, `last ${round}`);
       await b.waitFor((f) => f.type === "message_created" && f.data.message.id === last);
       const created = (c: WsClient) => c.durable().filter((f) => f.type === "message_created").map((f) => f.data.message.id as number);
       expect(created(b)).toEqual([forBob, last]);
