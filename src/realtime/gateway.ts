@@ -126,10 +126,7 @@ export function createGateway(app: App): Gateway {
 
   /** A frame to the user's live sockets here, in the order of the calls (like a topic publish). */
   function sendToUser(userId: number, frame: string) {
-    for (let s = table.first(userId); s >= 0; s = table.next(s)) {
-      const ws = table.socket(s);
-      if (ws && table.isLive(s)) send(ws, frame);
-    }
+    forLiveSockets(userId, (ws) => send(ws, frame));
   }
 
   /** A target (`user:<id>` or a chat topic) on this instance; `except` (the sender) is skipped. */
@@ -168,7 +165,7 @@ export function createGateway(app: App): Gateway {
     return all;
   }
 
-  /** Subscribes (or unsubscribes) the user's live sockets here. */
+  /** Calls `f` for each of the user's live sockets here. */
   function forLiveSockets(userId: number, f: (ws: Ws) => void) {
     for (let s = table.first(userId); s >= 0; s = table.next(s)) {
       const ws = table.socket(s);

@@ -5,6 +5,15 @@
  * idle socket's memory; these cost 8–16 bytes per entry.
  */
 
+type FlatArray = Int32Array | Float64Array | Uint8Array;
+
+/** A copy of `a` with room for `size` entries (the rest zero), for tables that grow by doubling. */
+export function grown<T extends FlatArray>(a: T, size: number): T {
+  const b = new (a.constructor as new (n: number) => T)(size);
+  b.set(a);
+  return b;
+}
+
 const FREE = 0;
 const MIN_CAPACITY = 8;
 

@@ -7,7 +7,7 @@
  * Lookups by pair walk the user's list: a user is in few chats, and the longest lists (a user in
  * every chat of the benchmark: 1,000) are still short next to the database work of a connect.
  */
-import { IdMap } from "./id-map";
+import { grown, IdMap } from "./id-map";
 
 const END = -1;
 const INITIAL_CELLS = 1024;
@@ -129,15 +129,10 @@ export class LocalMembers {
 
   private grow(): void {
     const size = this.chatOf.length * 2;
-    const grown = (a: Int32Array) => {
-      const b = new Int32Array(size);
-      b.set(a);
-      return b;
-    };
-    this.chatOf = grown(this.chatOf);
-    this.userOf = grown(this.userOf);
-    this.nextInChat = grown(this.nextInChat);
-    this.prevInChat = grown(this.prevInChat);
-    this.nextOfUser = grown(this.nextOfUser);
+    this.chatOf = grown(this.chatOf, size);
+    this.userOf = grown(this.userOf, size);
+    this.nextInChat = grown(this.nextInChat, size);
+    this.prevInChat = grown(this.prevInChat, size);
+    this.nextOfUser = grown(this.nextOfUser, size);
   }
 }

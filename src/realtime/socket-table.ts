@@ -9,7 +9,7 @@
  * Slots are reused after a close: code that kept a slot across an await asks `holds(slot, ws)`
  * before touching it.
  */
-import { IdMap } from "./id-map";
+import { grown, IdMap } from "./id-map";
 
 const INITIAL_SLOTS = 1024;
 /** The socket is subscribed to its topics (after its replay). */
@@ -129,14 +129,9 @@ export class SocketTable<W extends object> {
 
   private grow(): void {
     const size = this.userIds.length * 2;
-    const grown = <T extends Int32Array | Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-      const b = make(size);
-      b.set(a);
-      return b;
-    };
-    this.userIds = grown(this.userIds, (n) => new Int32Array(n));
-    this.connNos = grown(this.connNos, (n) => new Float64Array(n));
-    this.flags = grown(this.flags, (n) => new Uint8Array(n));
-    this.nextOfUser = grown(this.nextOfUser, (n) => new Int32Array(n));
+    this.userIds = grown(this.userIds, size);
+    this.connNos = grown(this.connNos, size);
+    this.flags = grown(this.flags, size);
+    this.nextOfUser = grown(this.nextOfUser, size);
   }
 }
