@@ -42,7 +42,7 @@ import type { LoggedEvent } from "./event-types";
 import { encodeEphemeral, encodeEvent, errorFrame, parseClientFrame, type TClientFrame } from "./frames";
 import { chatIdOf, isPersonal, personalize, personalizeFor, PERSONAL_FANOUT_LIMIT, type PersonalData } from "./personalize";
 import { PresenceTracker } from "./presence";
-import { EVENT_RETENTION_DAYS, pruneEventLog, readVisible, resumeIsImpossible } from "./replay";
+import { EVENT_RETENTION_DAYS, pruneEventLog, readVisible, RESYNC_DETAIL, resumeIsImpossible } from "./replay";
 import { LocalMembers } from "./local-members";
 import { SocketTable } from "./socket-table";
 import { Tailer } from "./tailer";
@@ -299,7 +299,7 @@ export function createGateway(app: App): Gateway {
   async function goLive(ws: Ws, userId: number, since: number | null, leased: Promise<void>): Promise<void> {
     let from = since;
     if (from !== null && (await resumeIsImpossible(app.db, from))) {
-      send(ws, encodeEphemeral("resync_required", { seq: tailer.cursor, detail: "Events since this position are no longer kept: reload your state" }));
+      send(ws, encodeEphemeral("resync_required", { seq: tailer.cursor, detail: RESYNC_DETAIL }));
       from = null;
     }
     for (;;) {

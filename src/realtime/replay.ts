@@ -15,6 +15,9 @@ import { sql, type SQL } from "drizzle-orm";
 import { queryRows, type DbOrTx } from "../db/client";
 import type { DurableEventType, EventData, LoggedEvent } from "./event-types";
 
+/** What a client hears when it cannot resume from its position (GET /sync 410, `resync_required`). */
+export const RESYNC_DETAIL = "Events since this position are no longer kept: reload your state";
+
 /** Events are kept at least this long (CONTRACT §8); older ones are pruned. */
 export const EVENT_RETENTION_DAYS = 7;
 

@@ -7,10 +7,8 @@ import type { App } from "../../app";
 import { AppError } from "../../errors";
 import { wireEvent } from "../../realtime/frames";
 import { personalizeFor } from "../../realtime/personalize";
-import { cannotResumeFrom, logBounds, prunedThrough, readVisible } from "../../realtime/replay";
+import { cannotResumeFrom, logBounds, prunedThrough, readVisible, RESYNC_DETAIL } from "../../realtime/replay";
 import type { TSyncQuery, TSyncRead } from "./schemas";
-
-export const RESYNC_DETAIL = "Events since this position are no longer kept: reload your state";
 
 export async function syncEvents(app: App, userId: number, input: TSyncQuery): Promise<TSyncRead> {
   // Every position up to `head` is committed now, so the read below sees all of them.
