@@ -12,6 +12,7 @@ import type { Config } from "./env";
 import { createLogger, type Logger } from "./lib/logger";
 import { createMailer, type Mailer } from "./mail/mailer";
 import { createStorage, type Storage } from "./media/storage";
+import { LocalWakeUps } from "./realtime/local-wake-up";
 
 export interface App {
   config: Config;
@@ -26,6 +27,8 @@ export interface App {
   instanceId: string;
   /** Channel on which writers announce new event-log positions (a wake-up, not the data). */
   readonly eventsChannel: string;
+  /** The same wake-ups for this instance's own tailer, without the broker's round trip. */
+  readonly localWakeUps: LocalWakeUps;
   /** Runs `fn` before the app closes (gateway, timers). */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -62,6 +65,7 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     jwtSecret: config.JWT_SECRET ?? devJwtSecret(config.DATA_DIR),
     instanceId: randomBytes(6).toString("hex"),
     eventsChannel: "events",
+    localWakeUps: new LocalWakeUps(),
     onClose: (fn) => closers.push(fn),
     close: async () => {
       for (const fn of closers.reverse()) await fn();

@@ -28,8 +28,11 @@ export async function transact<T>(app: App, fn: (tx: Tx, events: EventSink) => P
   }
   const lastSeq = written ? await written : null;
   if (lastSeq !== null) {
-    // The wake-up carries the committed events when small (realtime/wake-up.ts).
-    app.broker.publish(app.eventsChannel, encodeWakeUp(sink.pending, lastSeq)).catch((err: unknown) => {
+    // The wake-up carries the committed events when small (realtime/wake-up.ts); this instance's
+    // tailer gets it at once, the others through the broker.
+    const wakeUp = encodeWakeUp(sink.pending, lastSeq);
+    app.localWakeUps.emit(wakeUp);
+    app.broker.publish(app.eventsChannel, wakeUp).catch((err: unknown) => {
       // The tailers also poll, so a lost wake-up only delays delivery.
       app.log.warn("event wake-up not published", { error: String(err) });
     });

@@ -4,7 +4,8 @@
  * synchronous step. Every instance reads the same log in the same order, so every socket sees the
  * same order whichever instance it is on.
  *
- * Woken by the broker's events channel (a hint: Redis pub/sub may drop it) and by a fallback poll.
+ * Woken by this instance's own commits (local-wake-up.ts), by the broker's events channel for the
+ * other instances' (a hint: Redis pub/sub may drop it), and by a fallback poll.
  * `prepare` runs before delivery (asynchronous work such as per-receiver data); the cursor cannot
  * move while it runs because only one read loop exists. Before `prepare`, the live unread counters
  * are advanced through the batch (live-counters.ts), so they follow the log in its order.
@@ -13,7 +14,7 @@ import type { App } from "../app";
 import type { LoggedEvent } from "./event-types";
 import { LiveCounters } from "./live-counters";
 import { committedHead, readLog } from "./replay";
-import { decodeWakeUp } from "./wake-up";
+import { decodeWakeUp, wakeUpLast } from "./wake-up";
 
 const BATCH = 500;
 
@@ -29,6 +30,10 @@ export class Tailer<P> {
   private stopped = false;
   private timer: ReturnType<typeof setInterval> | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
+  private stopListening: (() => void) | undefined;
+  /** Highest position a wake-up has kicked the loop for (the loop then reads at least that far). */
+  private announced = 0;
+  private reads = 0;
   private idleWaiters: (() => void)[] = [];
   private positioned = false;
   /** Unread counters for this instance's live frames, advanced by every batch read. */
@@ -47,6 +52,11 @@ export class Tailer<P> {
     return this._cursor;
   }
 
+  /** Reads of the log so far: a wake-up that carries its events needs none. */
+  get logReads(): number {
+    return this.reads;
+  }
+
   async start(): Promise<void> {
     // The database may be down while the instance starts: then the first successful read sets
     // the starting position (readiness reports the outage meanwhile).
@@ -57,13 +67,23 @@ export class Tailer<P> {
       },
       () => false,
     );
-    this.unsubscribe = await this.app.broker.subscribe(this.app.eventsChannel, (message) => {
-      const wake = decodeWakeUp(message);
-      if (!wake) this.kick();
-      else if (wake.last > this._cursor) this.kick(wake.events);
-    });
+    this.stopListening = this.app.localWakeUps.listen(this.onWakeUp);
+    this.unsubscribe = await this.app.broker.subscribe(this.app.eventsChannel, this.onWakeUp);
     this.timer = setInterval(() => this.kick(), this.pollMs);
   }
+
+  /**
+   * A kick for a position not yet announced: once kicked, the loop reads at least that far (it is
+   * committed), so the same wake-up arriving again (local, then from the broker) needs no read.
+   */
+  private readonly onWakeUp = (message: string): void => {
+    const last = wakeUpLast(message);
+    if (last !== null && last <= Math.max(this._cursor, this.announced)) return;
+    const wake = decodeWakeUp(message);
+    if (!wake) return this.kick();
+    this.announced = Math.max(this.announced, wake.last);
+    this.kick(wake.events);
+  };
 
   /**
    * Wakes the read loop. `carried`: committed events from a wake-up (wake-up.ts), delivered
@@ -106,6 +126,7 @@ export class Tailer<P> {
         }
         for (;;) {
           if (this.stopped) return;
+          this.reads++;
           const events = await readLog(this.app.db, this._cursor, BATCH);
           if (events.length === 0) break;
           await this.deliverBatch(events);
@@ -135,6 +156,7 @@ export class Tailer<P> {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.stopListening?.();
     if (this.unsubscribe) await this.unsubscribe().catch(() => {});
     for (const w of this.idleWaiters) w();
     this.idleWaiters = [];

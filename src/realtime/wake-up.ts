@@ -49,6 +49,22 @@ export function encodeWakeUp(pending: readonly PendingEvent[], last: number): st
   return text.length <= MAX_CARRIED_CHARS ? text : String(last);
 }
 
+const CARRIED_PREFIX = '{"last":';
+
+/**
+ * The position a wake-up names, read without parsing its events (null when unreadable): each
+ * instance gets its own commits twice (directly and back from the broker) and drops the second.
+ */
+export function wakeUpLast(message: string): number | null {
+  if (!message.startsWith(CARRIED_PREFIX)) {
+    const last = Number(message);
+    return message.length > 0 && Number.isFinite(last) ? last : null;
+  }
+  const end = message.indexOf(",", CARRIED_PREFIX.length);
+  const last = Number(message.slice(CARRIED_PREFIX.length, end));
+  return end > 0 && Number.isFinite(last) ? last : null;
+}
+
 export function decodeWakeUp(message: string): WakeUp | null {
   if (!message.startsWith("{")) {
     const last = Number(message);
