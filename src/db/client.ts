@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { getTableColumns, type SQL, type Table } from "drizzle-orm";
+import { getTableColumns, sql, type SQL, type Table } from "drizzle-orm";
 import { toSnakeCase } from "drizzle-orm/casing";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema";
@@ -79,6 +79,19 @@ export const reconnectDelaySeconds = (retries: number): number => Math.min(0.05 
 
 type PgClient = import("postgres").Sql;
 
+const PLANNED_EACH_TIME = "/* planned each time */ ";
+
+/**
+ * `query` planned on every execution (an unnamed statement) instead of prepared. After five runs
+ * PostgreSQL may keep one generic plan for a prepared statement, made with the table sizes of that
+ * moment, until the table is analyzed again. For a table that starts empty and grows fast, such as
+ * the event log, that plan is a sequential scan: the tailer's read kept one made while
+ * `user_events` was empty and took 70-130 ms per read at 900,000 rows (benchmark; with autovacuum
+ * off nothing analyzes again, with it on only at the next autoanalyze). Parsing and planning cost a
+ * fraction of a millisecond, so this is for few, heavier statements, not per-request lookups.
+ */
+export const plannedEachTime = (query: SQL): SQL => sql`${sql.raw(PLANNED_EACH_TIME)}${query}`;
+
 /**
  * drizzle runs its non-prepared queries through `unsafe(query, params, { prepare: false })`, an
  * unnamed statement that PostgreSQL parses and plans on every call (measured: ~3× the cost of a
@@ -89,7 +102,7 @@ type PgClient = import("postgres").Sql;
 function alwaysPrepared(client: PgClient): PgClient {
   const unsafe = client.unsafe.bind(client);
   client.unsafe = ((query: string, params?: unknown[], options?: Record<string, unknown>) =>
-    unsafe(query, params as never, { ...options, prepare: true })) as PgClient["unsafe"];
+    unsafe(query, params as never, { ...options, prepare: !query.startsWith(PLANNED_EACH_TIME) })) as PgClient["unsafe"];
   // Transactions (`begin`) and nested ones (`savepoint`) hand their callback a reserved connection.
   for (const method of ["begin", "savepoint"] as const) {
     const original = (client as unknown as Record<string, unknown>)[method];

@@ -12,7 +12,7 @@
  * therefore replays nothing more of that chat; their own `chat_deleted` user event tells them so.
  */
 import { sql, type SQL } from "drizzle-orm";
-import { queryRows, type DbOrTx } from "../db/client";
+import { plannedEachTime, queryRows, type DbOrTx } from "../db/client";
 import type { DurableEventType, EventData, LoggedEvent } from "./event-types";
 
 /** What a client hears when it cannot resume from its position (GET /sync 410, `resync_required`). */
@@ -41,15 +41,20 @@ function toEvent(r: EventRow): LoggedEvent {
   };
 }
 
+/*
+ * The log's tables start empty and grow by every write, so their readers are planned on every
+ * execution (`plannedEachTime`): a plan kept from an empty log scans it whole.
+ */
+
 /** Every event after `after`, in order (the tailer). */
 export async function readLog(db: DbOrTx, after: number, limit: number): Promise<LoggedEvent[]> {
   const rows = await queryRows<EventRow>(
     db,
-    sql`select * from (
+    plannedEachTime(sql`select * from (
           (select seq, chat_id, null::int as user_id, type, data, created_at from chat_events where seq > ${after} order by seq limit ${limit})
           union all
           (select seq, null::int as chat_id, user_id, type, data, created_at from user_events where seq > ${after} order by seq limit ${limit})
-        ) e order by seq limit ${limit}`,
+        ) e order by seq limit ${limit}`),
   );
   return rows.map(toEvent);
 }
@@ -77,7 +82,7 @@ export function visibleEventsQuery(userId: number, after: number, upto: number |
 
 /** Events in (after, upto] that `userId` may see, in order; `upto` null reads to the end. */
 export async function readVisible(db: DbOrTx, userId: number, after: number, upto: number | null, limit: number): Promise<LoggedEvent[]> {
-  const rows = await queryRows<EventRow>(db, visibleEventsQuery(userId, after, upto, limit));
+  const rows = await queryRows<EventRow>(db, plannedEachTime(visibleEventsQuery(userId, after, upto, limit)));
   return rows.map(toEvent);
 }
 
@@ -92,8 +97,8 @@ export interface LogBounds {
 export async function logBounds(db: DbOrTx): Promise<LogBounds> {
   const rows = await queryRows<{ floor: string | number | null; head: string | number | null }>(
     db,
-    sql`select s.floor, greatest((select max(seq) from chat_events), (select max(seq) from user_events), s.floor, 0) as head
-        from (select max(pruned_through) as floor from event_log_state) s`,
+    plannedEachTime(sql`select s.floor, greatest((select max(seq) from chat_events), (select max(seq) from user_events), s.floor, 0) as head
+        from (select max(pruned_through) as floor from event_log_state) s`),
   );
   return { floor: Number(rows[0]?.floor ?? 0), head: Number(rows[0]?.head ?? 0) };
 }
