@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { client } from "../helpers/http";
+import { presenceKeys } from "../../src/broker/broker";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { createUser, type TestUser } from "../helpers/users";
 import { WsClient } from "./ws-client";
@@ -51,4 +52,52 @@ test("online_count and counterpart presence follow open sockets", async () => {
   expect(view.counterpart_is_online).toBe(false);
   expect(typeof view.counterpart_last_seen_at).toBe("string");
   expect((await chatOf(alice, groupId)).online_count).toBe(0);
+});
+
+test("a disconnect between the chat's read and its presence lookup still shows the new last_seen_at", async () => {
+  // A fresh pair, so the counterpart has never been seen (last_seen_at null) before this session.
+  const [viewer, subject] = await Promise.all([createUser(server), createUser(server)]);
+  const chatId = (await http.post("/chats", { token: viewer.token, body: { type: "private", member_ids: [subject.id] } })).body.id;
+  const socket = await WsClient.connect(server.url, subject.token);
+
+  // Hold the read at its presence lookup (the real broker answers once released), so the
+  // disconnect lands after the page statement and before presence is asked.
+  const broker = server.app.broker;
+  const leasesHeld = broker.leasesHeld.bind(broker);
+  const isOnline = async () => (await leasesHeld(presenceKeys.online, [String(subject.id)]))[0];
+  let reachedLookup!: () => void;
+  const atLookup = new Promise<void>((resolve) => (reachedLookup = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const leaseMembers = broker.leaseMembers.bind(broker);
+  const held = async () => {
+    reachedLookup();
+    await released;
+  };
+  // Presence is asked one of two ways, by the page's members or for everyone online.
+  broker.leasesHeld = async (key, members) => {
+    if (members.includes(String(subject.id))) await held();
+    return leasesHeld(key, members);
+  };
+  broker.leaseMembers = async (key) => {
+    await held();
+    return leaseMembers(key);
+  };
+  try {
+    const pending = chatOf(viewer, chatId);
+    await atLookup;
+    await socket.close();
+    // The disconnect is complete once the lease is gone (last_seen_at is written before that).
+    const deadline = Date.now() + 5000;
+    while ((await isOnline()) && Date.now() < deadline) await Bun.sleep(20);
+    expect(await isOnline()).toBe(false);
+    release();
+    const view = await pending;
+    expect(view.counterpart_is_online).toBe(false);
+    expect(typeof view.counterpart_last_seen_at).toBe("string");
+  } finally {
+    broker.leasesHeld = leasesHeld;
+    broker.leaseMembers = leaseMembers;
+    release();
+  }
 });

@@ -3,7 +3,7 @@
  * presence: per chat, the base row with the last visible message (one lateral index step), unread
  * and mention counts (an index range scan above the read mark) and the private counterpart with
  * their privacy; online_count and counterpart_is_online come from presence asked about the page's
- * members only (`onlinePresenceOf`).
+ * members only (`onlinePresenceOf`), and offline counterparts' last_seen_at is read after it.
  *
  * Everything per user (flags, marks, clear point) lives on the viewer's chat_members row, so
  * nothing here scans a chat's history or its member list.
@@ -130,6 +130,7 @@ export async function loadChatReadsOf(app: App, db: DbOrTx, viewerId: number, so
   // The count of users online in parallel with the statement: with nobody online presence is done.
   const [rows, onlineTotal] = await Promise.all([reads, onlineUserCount(app)]);
   const presence = await onlinePresenceOf(app, db, rows, onlineTotal);
+  const lastSeen = await lastSeenOfOffline(db, rows, presence.online);
 
   const out: TChatRead[] = [];
   for (const b of rows) {
@@ -142,7 +143,7 @@ export async function loadChatReadsOf(app: App, db: DbOrTx, viewerId: number, so
             name: b.cp_name ?? "",
             username: b.cp_username ?? "",
             avatarUrl: b.cp_avatar_url,
-            lastSeenAt: b.cp_last_seen_at,
+            lastSeenAt: lastSeen.get(Number(b.cp_id)) ?? b.cp_last_seen_at,
             blockedViewer: Boolean(b.cp_blocked_viewer),
             view: visibleTo(
               viewerId,
@@ -237,6 +238,25 @@ async function onlinePresenceOf(app: App, db: DbOrTx, rows: ChatReadRow[], onlin
     presence.online.add(Number(m.user_id));
   }
   return presence;
+}
+
+/**
+ * `last_seen_at` of the page's counterparts whom presence found offline, read after presence.
+ * A disconnect writes `last_seen_at` before it drops the lease, so only a read that follows the
+ * presence lookup is sure to see the value of the session that just ended; the page statement's
+ * copy may predate it (null for a first session), which showed a user offline and never seen.
+ */
+async function lastSeenOfOffline(db: DbOrTx, rows: ChatReadRow[], online: Set<number>): Promise<Map<number, Date | string | null>> {
+  const offline = new Set<number>();
+  for (const r of rows) if (r.cp_id !== null && r.type === "private" && !r.is_saved && !online.has(Number(r.cp_id))) offline.add(Number(r.cp_id));
+  const out = new Map<number, Date | string | null>();
+  if (offline.size === 0) return out;
+  const fresh = await queryRows<{ id: number; last_seen_at: Date | string | null }>(
+    db,
+    sql`select id, last_seen_at from users where id = any(${intArray([...offline])}::int[])`,
+  );
+  for (const u of fresh) out.set(Number(u.id), u.last_seen_at);
+  return out;
 }
 
 /** Chats the viewer is a member of, as ChatRead, order preserved (realtime personalisation, search). */
