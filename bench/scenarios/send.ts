@@ -21,10 +21,11 @@ const SERVER_POOL = Number(process.env.DATABASE_POOL_SIZE ?? DEFAULT_MAX_CONNECT
 /**
  * The statements the server runs for one send in this scenario (a group of 3–10 members, no
  * mentions, no client_message_id), exactly as PostgreSQL logged them (log_min_duration_statement = 0)
- * at 7a84abc (the event-log write re-captured at 76f2c35, whitespace-equal): the membership read, then one transaction with the message write (the message, the
- * chat's activity and a notification per other unmuted member, src/routers/messages/
- * write-statement.ts) and the event-log write (lock, positions, both logs, src/realtime/
- * event-log.ts), whose COMMIT the server sends right behind it without waiting for its answer.
+ * at 7a84abc (the event-log write re-captured at 76f2c35, equal up to whitespace): the
+ * membership read, then one transaction with the message write (the message, the chat's activity
+ * and a notification per other unmuted member, src/routers/messages/write-statement.ts) and the
+ * event-log write (lock, positions, both logs, src/realtime/event-log.ts), whose COMMIT the
+ * server sends right behind it without waiting for its answer.
  * Re-capture them when the send path's SQL changes.
  */
 const MEMBER_READ =
