@@ -8,31 +8,17 @@
  * Shown with PostgreSQL's own counters: after enough sends on one connection, the statement runs
  * with its generic plan. PostgreSQL pass only: PGlite has no statement cache across calls.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
-import { openDatabase, queryRows, type Database } from "../../src/db/client";
+import { queryRows } from "../../src/db/client";
 import { EventSink, writeEvents } from "../../src/realtime/event-log";
-import { createTestDatabase, usingPostgres } from "../helpers/server";
+import { planCacheDatabase } from "../helpers/plan-cache-database";
+import { usingPostgres } from "../helpers/server";
 
-let scratch: { url: string; drop: () => Promise<void> } | undefined;
-let database: Database | undefined;
-
-beforeAll(async () => {
-  if (!usingPostgres) return;
-  scratch = await createTestDatabase();
-  // One connection: its statement cache is the one inspected.
-  database = await openDatabase({ databaseUrl: scratch.url, maxConnections: 1 });
-  await database.migrate();
-}, 60_000);
-
-afterAll(async () => {
-  await database?.close();
-  await scratch?.drop();
-}, 30_000);
+const scratch = planCacheDatabase();
 
 test.skipIf(!usingPostgres)("the event-log write runs with its cached generic plan, whatever the number of events", async () => {
-  if (!database) throw new Error("no database");
-  const db = database.db;
+  const db = scratch.get();
   for (let n = 1; n <= 12; n++) {
     await db.transaction(async (tx) => {
       const sink = new EventSink();

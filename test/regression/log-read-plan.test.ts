@@ -13,26 +13,14 @@
  * sequentially. One connection, so the statement's plan cache is the one being tested.
  * PostgreSQL pass only: PGlite has no statement cache across calls.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
-import { openDatabase, queryRows, type Database } from "../../src/db/client";
+import { queryRows, type Database } from "../../src/db/client";
 import { logBounds, readLog, readVisible } from "../../src/realtime/replay";
-import { createTestDatabase, usingPostgres } from "../helpers/server";
+import { planCacheDatabase } from "../helpers/plan-cache-database";
+import { usingPostgres } from "../helpers/server";
 
-let scratch: { url: string; drop: () => Promise<void> } | undefined;
-let database: Database | undefined;
-
-beforeAll(async () => {
-  if (!usingPostgres) return;
-  scratch = await createTestDatabase();
-  database = await openDatabase({ databaseUrl: scratch.url, maxConnections: 1 });
-  await database.migrate();
-}, 60_000);
-
-afterAll(async () => {
-  await database?.close();
-  await scratch?.drop();
-}, 30_000);
+const scratch = planCacheDatabase();
 
 async function sequentialScansOfUserEvents(db: Database["db"]): Promise<number> {
   // This backend's pending counters are flushed at the end of the next transaction.
@@ -43,8 +31,7 @@ async function sequentialScansOfUserEvents(db: Database["db"]): Promise<number> 
 }
 
 test.skipIf(!usingPostgres)("the event log's readers do not keep a plan made while the log was empty", async () => {
-  if (!database) throw new Error("no database");
-  const db = database.db;
+  const db = scratch.get();
   await queryRows(db, sql`vacuum analyze user_events`);
   await queryRows(db, sql`vacuum analyze chat_events`);
   // Enough runs for PostgreSQL to settle on a generic plan while user_events is empty.
