@@ -3,8 +3,8 @@
  * a realtime connection, counterpart_is_online / counterpart_last_seen_at follow the counterpart's.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { client } from "../helpers/http";
 import { presenceKeys } from "../../src/broker/broker";
+import { client } from "../helpers/http";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { createUser, type TestUser } from "../helpers/users";
 import { WsClient } from "./ws-client";
