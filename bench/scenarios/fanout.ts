@@ -64,7 +64,6 @@ async function fanout(
   const sentAt = new Float64Array(total);
   const lastAt = new Float64Array(total);
   const count = new Int32Array(total);
-  const probeLat: number[] = [];
   const probeGroups: number[][] = [];
   const waiters = new Map<number, () => void>();
   let sample: string | undefined;
@@ -79,11 +78,7 @@ async function fanout(
       sample ??= text;
       count[k] = (count[k] ?? 0) + 1;
       lastAt[k] = now;
-      if (i < PROBES) {
-        const took = now - (sentAt[k] ?? now);
-        probeLat.push(took);
-        (probeGroups[groupOf(i)] ??= []).push(took);
-      }
+      if (i < PROBES) (probeGroups[groupOf(i)] ??= []).push(now - (sentAt[k] ?? now));
       if (count[k] === n) waiters.get(k)?.();
     };
   const opened = await openMany(n, 200, (i) => open(i, onFrameFor(i)));
@@ -100,10 +95,7 @@ async function fanout(
       const measured = r >= warmupRounds;
       let reached = 0;
       let time = 0;
-      if (r === warmupRounds) {
-        probeLat.length = 0;
-        for (const g of probeGroups) if (g) g.length = 0;
-      }
+      if (r === warmupRounds) for (const g of probeGroups) if (g) g.length = 0;
       for (let m = 0; m < perRound; m++) {
         const k = r * perRound + m;
         const done = new Promise<void>((resolve) => {
@@ -129,7 +121,7 @@ async function fanout(
     closeAll(opened.receivers);
   }
   const s = spread(rates);
-  return { deliveriesPerSecond: s.median, min: s.min, max: s.max, full: latency(fulls), probe: latency(probeLat), probeByGroup: Array.from(probeGroups, (g) => latency(g ?? [])), lost, sample };
+  return { deliveriesPerSecond: s.median, min: s.min, max: s.max, full: latency(fulls), probe: latency(probeGroups.flatMap((g) => g ?? [])), probeByGroup: Array.from(probeGroups, (g) => latency(g ?? [])), lost, sample };
 }
 
 async function startSocketIoPeer(): Promise<Child> {

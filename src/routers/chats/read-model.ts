@@ -3,7 +3,7 @@
  * presence: per chat, the base row with the last visible message (one lateral index step), unread
  * and mention counts (an index range scan above the read mark) and the private counterpart with
  * their privacy; online_count and counterpart_is_online come from presence asked about the page's
- * members only (`onlinePresenceOf`), and offline counterparts' last_seen_at is read after it.
+ * members only (`onlinePresenceOf`), and the counterparts' last_seen_at is read after it.
  *
  * Everything per user (flags, marks, clear point) lives on the viewer's chat_members row, so
  * nothing here scans a chat's history or its member list.
@@ -57,7 +57,6 @@ interface ChatReadRow {
   cp_privacy_avatar: PrivacyLevel | null;
   cp_privacy_last_seen: PrivacyLevel | null;
   cp_privacy_group_invites: PrivacyLevel | null;
-  cp_last_seen_at: Date | string | null;
   cp_listed: boolean | null;
   cp_blocked_viewer: boolean | null;
 }
@@ -92,7 +91,7 @@ export async function loadChatReadsOf(app: App, db: DbOrTx, viewerId: number, so
                u.unread, u.mentions,
                cp.id as cp_id, cp.name as cp_name, cp.username as cp_username, cp.avatar_url as cp_avatar_url,
                cp.privacy_avatar as cp_privacy_avatar, cp.privacy_last_seen as cp_privacy_last_seen,
-               cp.privacy_group_invites as cp_privacy_group_invites, cp.last_seen_at as cp_last_seen_at,
+               cp.privacy_group_invites as cp_privacy_group_invites,
                cp.listed as cp_listed, cp.blocked_viewer as cp_blocked_viewer
         from (${source}) i
         join chats c on c.id = i.id
@@ -118,7 +117,7 @@ export async function loadChatReadsOf(app: App, db: DbOrTx, viewerId: number, so
             and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = ${viewerId} and h.message_id = m.id)
         ) u on true
         left join lateral (
-          select ou.id, ou.name, ou.username, ou.avatar_url, ou.privacy_avatar, ou.privacy_last_seen, ou.privacy_group_invites, ou.last_seen_at,
+          select ou.id, ou.name, ou.username, ou.avatar_url, ou.privacy_avatar, ou.privacy_last_seen, ou.privacy_group_invites,
                  exists (select 1 from contacts ct where ct.user_id = ou.id and ct.contact_id = ${viewerId}) as listed,
                  exists (select 1 from blocks b where b.user_id = ou.id and b.blocked_id = ${viewerId}) as blocked_viewer
           from chat_members o join users ou on ou.id = o.user_id
@@ -130,7 +129,7 @@ export async function loadChatReadsOf(app: App, db: DbOrTx, viewerId: number, so
   // The count of users online in parallel with the statement: with nobody online presence is done.
   const [rows, onlineTotal] = await Promise.all([reads, onlineUserCount(app)]);
   const presence = await onlinePresenceOf(app, db, rows, onlineTotal);
-  const lastSeen = await lastSeenOfOffline(db, rows, presence.online);
+  const lastSeen = await counterpartsLastSeen(db, rows);
 
   const out: TChatRead[] = [];
   for (const b of rows) {
@@ -143,7 +142,7 @@ export async function loadChatReadsOf(app: App, db: DbOrTx, viewerId: number, so
             name: b.cp_name ?? "",
             username: b.cp_username ?? "",
             avatarUrl: b.cp_avatar_url,
-            lastSeenAt: lastSeen.get(Number(b.cp_id)) ?? b.cp_last_seen_at,
+            lastSeenAt: lastSeen.get(Number(b.cp_id)) ?? null,
             blockedViewer: Boolean(b.cp_blocked_viewer),
             view: visibleTo(
               viewerId,
@@ -241,20 +240,17 @@ async function onlinePresenceOf(app: App, db: DbOrTx, rows: ChatReadRow[], onlin
 }
 
 /**
- * `last_seen_at` of the page's counterparts whom presence found offline, read after presence.
- * A disconnect writes `last_seen_at` before it drops the lease, so only a read that follows the
- * presence lookup is sure to see the value of the session that just ended; the page statement's
- * copy may predate it (null for a first session), which showed a user offline and never seen.
+ * `last_seen_at` of the page's private-chat counterparts, read after presence. A disconnect writes
+ * `last_seen_at` before it drops the lease, so only a read that follows the presence lookup is
+ * sure to see the value of the session that just ended; read with the page, it could predate it
+ * (null for a first session), which showed a user offline and never seen.
  */
-async function lastSeenOfOffline(db: DbOrTx, rows: ChatReadRow[], online: Set<number>): Promise<Map<number, Date | string | null>> {
-  const offline = new Set<number>();
-  for (const r of rows) if (r.cp_id !== null && r.type === "private" && !r.is_saved && !online.has(Number(r.cp_id))) offline.add(Number(r.cp_id));
+async function counterpartsLastSeen(db: DbOrTx, rows: ChatReadRow[]): Promise<Map<number, Date | string | null>> {
+  // The page statement fills cp_id for private chats only.
+  const ids = [...new Set(rows.flatMap((r) => (r.cp_id === null ? [] : [Number(r.cp_id)])))];
   const out = new Map<number, Date | string | null>();
-  if (offline.size === 0) return out;
-  const fresh = await queryRows<{ id: number; last_seen_at: Date | string | null }>(
-    db,
-    sql`select id, last_seen_at from users where id = any(${intArray([...offline])}::int[])`,
-  );
+  if (ids.length === 0) return out;
+  const fresh = await queryRows<{ id: number; last_seen_at: Date | string | null }>(db, sql`select id, last_seen_at from users where id = any(${intArray(ids)}::int[])`);
   for (const u of fresh) out.set(Number(u.id), u.last_seen_at);
   return out;
 }
