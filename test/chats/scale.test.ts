@@ -53,7 +53,7 @@ test("one page costs the same number of queries for 5 chats and for 100", async 
   expect(small.result.length).toBe(5);
   expect(large.result.length).toBe(100);
   expect(large.queries).toBe(small.queries);
-  // The page of ids and its read model are one statement; the offline counterparts' last_seen_at
+  // The page of ids and its read model are one statement; the counterparts' last_seen_at
   // one more, read after presence (nobody is online here).
   expect(small.result.some((c) => c.type === "private")).toBe(true);
   expect(small.queries).toBe(2);
