@@ -45,6 +45,12 @@ const r = t.router({
     .query(({ ctx, input }) => ({ input, raw: ctx.raw })),
   badInput: t.procedure.input(z.object({ n: z.number() })).query(({ input }) => input.n),
   badOutput: t.procedure.output(z.object({ n: z.number() })).query(() => ({ n: "not a number" }) as never),
+  // Output parsing answers the parsed value (unknown keys stripped), not the resolver's object.
+  strips: t.procedure.output(z.object({ kept: z.number() })).query(() => ({ kept: 1, dropped: "x" }) as never),
+  // An async refinement makes zod's synchronous parse throw: tRPC's parser then parses async.
+  asyncInput: t.procedure
+    .input(z.object({ n: z.number() }).refine(async (v) => v.n > 0, "must be positive"))
+    .query(({ input }) => input.n),
   forgets: t.procedure.use(forgetful).query(() => 1),
   throws: t.procedure.use(throwing).query(() => 1),
   resolverThrows: t.procedure.query(() => {
@@ -92,6 +98,9 @@ describe("callProcedure answers what tRPC's procedure call answers", () => {
     ["swapped", { original: 1 }],
     ["badInput", { n: "x" }],
     ["badOutput", undefined],
+    ["strips", undefined],
+    ["asyncInput", { n: 2 }],
+    ["asyncInput", { n: -2 }],
     ["forgets", undefined],
     ["throws", undefined],
     ["resolverThrows", undefined],
@@ -108,6 +117,11 @@ describe("callProcedure answers what tRPC's procedure call answers", () => {
   test("next() can replace the input and the raw input, as in tRPC", async () => {
     const { ours } = await both("swapped", { original: 1 });
     expect(ours).toEqual({ data: { input: { replaced: true }, raw: { raw: "swapped" } } });
+  });
+
+  test("the output schema's parse decides the data", async () => {
+    const { ours } = await both("strips", undefined);
+    expect(ours).toEqual({ data: { kept: 1 } });
   });
 
   test("every layer saw the merged ctx, meta and input, keys in tRPC's order", async () => {

@@ -7,17 +7,22 @@ import { assertLoginNotLocked, recordFailedLogin } from "../../auth/login-guard"
 import { dummyPasswordHash, hashPassword, verifyPassword } from "../../auth/passwords";
 import { createSessionTokens, type SessionMeta, type TokenPair } from "../../auth/tokens";
 import { acceptTotpCode } from "../../auth/totp";
+import { BatchedLookup } from "../../db/batched-lookup";
 import { prepared } from "../../db/prepared";
 import { users } from "../../db/schema";
 import { AppError, conflict, forbidden, notFound, unauthorized } from "../../errors";
 import { verificationMail } from "../../mail/auth-mails";
 import { MailUnavailableError } from "../../mail/mailer";
-import { iso } from "../../lib/time";
+import { isoFromDriver } from "../../lib/pg-timestamp";
 import type { TAuthUserResponse, ZLoginRequest, ZRegisterRequest } from "./schemas";
 
 type User = typeof users.$inferSelect;
 
-/** The columns the caller's own account shows (never the password hash or the TOTP secret). */
+/**
+ * The columns the caller's own account shows (never the password hash or the TOTP secret). The
+ * timestamps come as the driver answers them and are rewritten to ISO text (lib/pg-timestamp.ts)
+ * without a Date in between.
+ */
 const AUTH_USER_COLUMNS = {
   id: users.id,
   email: users.email,
@@ -27,10 +32,10 @@ const AUTH_USER_COLUMNS = {
   avatarUrl: users.avatarUrl,
   emailVerified: users.emailVerified,
   twofaEnabled: users.twofaEnabled,
-  createdAt: users.createdAt,
-  updatedAt: users.updatedAt,
+  createdAt: sql<Date | string>`${users.createdAt}`,
+  updatedAt: sql<Date | string>`${users.updatedAt}`,
 };
-type AuthUserRow = Pick<User, keyof typeof AUTH_USER_COLUMNS>;
+type AuthUserRow = Omit<Pick<User, keyof typeof AUTH_USER_COLUMNS>, "createdAt" | "updatedAt"> & { createdAt: Date | string; updatedAt: Date | string };
 
 export function toAuthUser(u: AuthUserRow): TAuthUserResponse {
   return {
@@ -42,8 +47,8 @@ export function toAuthUser(u: AuthUserRow): TAuthUserResponse {
     avatar_url: u.avatarUrl,
     email_verified: u.emailVerified,
     twofa_enabled: u.twofaEnabled,
-    created_at: iso(u.createdAt),
-    updated_at: iso(u.updatedAt),
+    created_at: isoFromDriver(u.createdAt),
+    updated_at: isoFromDriver(u.updatedAt),
   };
 }
 
@@ -125,11 +130,26 @@ export async function login(app: App, input: z.output<typeof ZLoginRequest>, met
   return createSessionTokens(app, user.id, meta);
 }
 
+/** Ids above PostgreSQL's integer range name no user, and must not fail the batch they would join. */
+const MAX_USER_ID = 2_147_483_647;
+
+/**
+ * The caller's own row, looked up together with the other requests' of the same moment
+ * (db/batched-lookup.ts): under load several `auth.me` calls arrive per turn of the event loop,
+ * and one statement for all of them costs the server and PostgreSQL one round trip instead of one each.
+ */
+export const authUserLookup = (app: App): BatchedLookup<number, AuthUserRow> =>
+  prepared(app.db, "auth_user_lookup", (db) => {
+    const byIds = db
+      .select(AUTH_USER_COLUMNS)
+      .from(users)
+      .where(sql`${users.id} = any(${sql.placeholder("ids")}::int[])`)
+      .prepare("auth_users_by_ids");
+    return new BatchedLookup<number, AuthUserRow>({ fetch: (ids) => byIds.execute({ ids: `{${ids.join(",")}}` }), keyOf: (u) => u.id });
+  });
+
 export async function getAuthUser(app: App, userId: number): Promise<TAuthUserResponse> {
-  const rows = await prepared(app.db, "auth_user_by_id", (db) =>
-    db.select(AUTH_USER_COLUMNS).from(users).where(eq(users.id, sql.placeholder("id"))).limit(1).prepare("auth_user_by_id"),
-  ).execute({ id: userId });
-  const user = rows[0];
+  const user = Number.isSafeInteger(userId) && userId > 0 && userId <= MAX_USER_ID ? await authUserLookup(app).load(userId) : undefined;
   if (!user) throw notFound("User not found");
   return toAuthUser(user);
 }
