@@ -12,7 +12,8 @@ export interface RequestSpec {
   init?: RequestInit;
 }
 
-export type MakeRequest = (i: number) => RequestSpec;
+/** `i`: the request's number in the run; `worker`: which of the closed loop's loops sends it (0 in an open loop). */
+export type MakeRequest = (i: number, worker: number) => RequestSpec;
 
 export interface LoadResult {
   ok: number;
@@ -39,10 +40,10 @@ export async function closedLoop(opts: {
   let firstError: string | undefined;
   const start = performance.now();
   const deadline = start + opts.durationMs;
-  async function worker() {
+  async function worker(_: unknown, w: number) {
     while (issued < max && performance.now() < deadline) {
       const i = issued++;
-      const spec = opts.make(i);
+      const spec = opts.make(i, w);
       const t0 = performance.now();
       try {
         const res = await fetch(spec.url, spec.init);
@@ -91,7 +92,7 @@ export async function openLoop(opts: {
       return;
     }
     outstanding++;
-    const spec = opts.make(i);
+    const spec = opts.make(i, 0);
     pending.push(
       fetch(spec.url, spec.init)
         .then(async (res) => {

@@ -1,8 +1,8 @@
 /**
  * Scenario 1: request overhead. /health, and `auth.me` (authenticated: JWT + session lookup) over
- * tRPC and over the REST bridge, each against a plain Bun.serve hello in the same run. The
- * authenticated calls rotate over CONCURRENCY different callers, as on a server many people use:
- * one caller's concurrent lookups of the same row would be served by one read (db/batched-lookup.ts).
+ * tRPC and over the REST bridge, each against a plain Bun.serve hello in the same run. Each of the
+ * CONCURRENCY loops calls as its own user, as on a server many people use: one caller's concurrent
+ * lookups of the same row would be served by one read (db/batched-lookup.ts).
  */
 import { closedLoop, measureRounds, type RoundsResult } from "../lib/load";
 import { bearer, ratioFigure, type BenchContext } from "./context";
@@ -17,7 +17,7 @@ export async function runHttp(ctx: BenchContext): Promise<void> {
       ...timing,
       cpu: { server, database: ctx.database },
       run: (ms) =>
-        closedLoop({ concurrency: CONCURRENCY, durationMs: ms, make: (i) => ({ url, init: authenticated ? callers[i % CONCURRENCY] : undefined }) }),
+        closedLoop({ concurrency: CONCURRENCY, durationMs: ms, make: (_, worker) => ({ url, init: authenticated ? callers[worker] : undefined }) }),
     });
   ctx.log("  http: plain Bun hello");
   const hello = await measure([ctx.hello.pid], `${ctx.hello.url}/`);
