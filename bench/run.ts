@@ -3,7 +3,8 @@
  *
  * Starts (or reuses) local PostgreSQL and Redis, recreates the `parley_bench` database, seeds it,
  * starts Parley (`bun src/main.ts`) and the peers as separate processes on 127.0.0.1, runs the
- * scenarios (warm-up + 3 measured rounds each) and writes bench/results/<date>-<sha>.json and .md.
+ * scenarios (warm-up + 3 measured rounds each) and writes bench/results/<date>-<sha>.json and .md
+ * (named as `resultsBaseName` says: `-quick`, `-only-<scenarios>`, and a counter rather than overwrite).
  * Every loop is bounded in count and time; a watchdog ends the run at the time budget.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -83,6 +84,7 @@ const results: Results = {
   date: new Date().toISOString(),
   sha: git("rev-parse", "HEAD") || "unknown",
   quick,
+  ...(only.length < Object.keys(SCENARIOS).length ? { only } : {}),
   machine: {},
   dataset: {},
   figures: [],

@@ -1,5 +1,5 @@
 /** Figures, their floors and targets; the results JSON and the markdown table. */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { round } from "./stats";
 
@@ -33,6 +33,8 @@ export interface Results {
   date: string;
   sha: string;
   quick: boolean;
+  /** The scenarios run, when `--only` named a subset. */
+  only?: string[];
   machine: Record<string, string | number>;
   dataset: Record<string, number>;
   figures: Figure[];
@@ -50,7 +52,7 @@ const fmt = (v: number | undefined): string => {
 
 export function markdownTable(r: Results): string {
   const lines = [
-    `Run ${r.date} at ${r.sha}${r.quick ? " (--quick)" : ""}; ${r.machine.cpus} × ${r.machine.cpu_model}, Bun ${r.machine.bun}, ${r.machine.postgres}, Redis ${r.machine.redis}; ${Math.round(r.seconds)} s.`,
+    `Run ${r.date} at ${r.sha}${r.quick ? " (--quick)" : ""}${r.only ? ` (--only=${r.only.join(",")})` : ""}; ${r.machine.cpus} × ${r.machine.cpu_model}, Bun ${r.machine.bun}, ${r.machine.postgres}, Redis ${r.machine.redis}; ${Math.round(r.seconds)} s.`,
     "",
     `Dataset: ${Object.entries(r.dataset)
       .map(([k, v]) => `${v.toLocaleString("en-US")} ${k}`)
@@ -73,9 +75,23 @@ export function markdownTable(r: Results): string {
   return lines.join("\n") + "\n";
 }
 
+/**
+ * `<date>-<sha>[-quick][-only-<scenarios>]`, with `-2`, `-3` … when that name is taken: a subset run
+ * or a second run of the same commit must never overwrite a run already written (it once replaced
+ * a full run's files with an `--only=fanout` run's).
+ */
+export function resultsBaseName(dir: string, r: Pick<Results, "date" | "sha" | "quick" | "only">): string {
+  const base = `${r.date.slice(0, 10)}-${r.sha.slice(0, 8)}${r.quick ? "-quick" : ""}${r.only ? `-only-${r.only.join("+")}` : ""}`;
+  const taken = (name: string) => existsSync(join(dir, `${name}.json`)) || existsSync(join(dir, `${name}.md`));
+  if (!taken(base)) return base;
+  let n = 2;
+  while (taken(`${base}-${n}`)) n++;
+  return `${base}-${n}`;
+}
+
 export function writeResults(dir: string, r: Results): { json: string; md: string } {
   mkdirSync(dir, { recursive: true });
-  const base = `${r.date.slice(0, 10)}-${r.sha.slice(0, 8)}${r.quick ? "-quick" : ""}`;
+  const base = resultsBaseName(dir, r);
   const json = join(dir, `${base}.json`);
   const md = join(dir, `${base}.md`);
   writeFileSync(json, JSON.stringify(r, null, 2) + "\n");
