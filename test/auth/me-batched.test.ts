@@ -64,19 +64,25 @@ describe("auth.me under concurrency", () => {
 });
 
 describe("BatchedLookup on the real database", () => {
+  type UserRow = { id: number; username: string };
   const userRows = (ids: number[]) =>
-    queryRows<{ id: number; username: string }>(server.app.db, sql`select id, username from users where id = any(${`{${ids.join(",")}}`}::int[])`);
-
-  test("more keys than a batch holds go out as several statements, each key answered once", async () => {
-    const seen: number[][] = [];
-    const lookup = new BatchedLookup<number, { id: number; username: string }>({
+    queryRows<UserRow>(server.app.db, sql`select id, username from users where id = any(${`{${ids.join(",")}}`}::int[])`);
+  /** A lookup over the users table that records the keys of every statement it sends. */
+  function recordingLookup(maxBatch?: number): { lookup: BatchedLookup<number, UserRow>; statements: number[][] } {
+    const statements: number[][] = [];
+    const lookup = new BatchedLookup<number, UserRow>({
       fetch: (ids) => {
-        seen.push(ids);
+        statements.push(ids);
         return userRows(ids);
       },
       keyOf: (r) => r.id,
-      maxBatch: 5,
+      maxBatch,
     });
+    return { lookup, statements };
+  }
+
+  test("more keys than a batch holds go out as several statements, each key answered once", async () => {
+    const { lookup, statements: seen } = recordingLookup(5);
     const ids = people.map((u) => u.id);
     const rows = await Promise.all([...ids, ...ids].map((id) => lookup.load(id)));
     expect(rows.map((r) => r?.username)).toEqual([...people, ...people].map((u) => u.username));
@@ -86,7 +92,7 @@ describe("BatchedLookup on the real database", () => {
 
   test("a failed statement fails the lookups it carried, and only those", async () => {
     let fail = true;
-    const lookup = new BatchedLookup<number, { id: number; username: string }>({
+    const lookup = new BatchedLookup<number, UserRow>({
       fetch: (ids) =>
         fail ? queryRows(server.app.db, sql`select id, username from no_such_table where id = any(${`{${ids.join(",")}}`}::int[])`) : userRows(ids),
       keyOf: (r) => r.id,
@@ -100,14 +106,7 @@ describe("BatchedLookup on the real database", () => {
 
   test("a key asked while its batch is in flight waits for a fresh statement", async () => {
     const u = people[3]!;
-    const statements: number[][] = [];
-    const lookup = new BatchedLookup<number, { id: number; username: string }>({
-      fetch: (ids) => {
-        statements.push(ids);
-        return userRows(ids);
-      },
-      keyOf: (r) => r.id,
-    });
+    const { lookup, statements } = recordingLookup();
     const inFlight = lookup.load(u.id);
     await new Promise((resolve) => setImmediate(resolve));
     // The first statement is sent; a rename committed now must be seen by a lookup asked now.
