@@ -12,7 +12,10 @@ export const idList = (ids: number[]): SQL =>
  * A list of ids as ONE array parameter (`unnest(${intArray(ids)}::int[])`, `= any(...)`): one
  * prepared statement whatever the length, where `idList` makes one per distinct length.
  */
-export const intArray = (ids: number[]): SQL => sql`${`{${ids.filter((id) => Number.isSafeInteger(id)).join(",")}}`}`;
+export const intArray = (ids: number[]): SQL => sql`${intArrayText(ids)}`;
+
+/** The array literal `{1,2,3}` itself, for a prepared statement's placeholder (`$1::int[]`). */
+export const intArrayText = (ids: number[]): string => `{${ids.filter((id) => Number.isSafeInteger(id)).join(",")}}`;
 
 /** Escapes LIKE metacharacters (`%`, `_`, `\`) for the default `\` escape. */
 export const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -1,8 +1,10 @@
 /** Shared zod building blocks: ids, limits, timestamps, MessageResponse. */
 import { z } from "zod";
 
+/** The largest user or chat id (PostgreSQL `integer`). */
+export const MAX_ID = 2_147_483_647;
 /** Database ids: positive 32-bit integers for users and chats. */
-export const ZId = z.number().int("must be an integer").min(1, "must be a positive id").max(2147483647, "is out of range");
+export const ZId = z.number().int("must be an integer").min(1, "must be a positive id").max(MAX_ID, "is out of range");
 /** Message, attachment and notification ids: positive integers up to 2^53-1. */
 export const ZBigId = z.number().int("must be an integer").min(1, "must be a positive id").max(Number.MAX_SAFE_INTEGER, "is out of range");
 

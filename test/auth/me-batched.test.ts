@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { queryRows } from "../../src/db/client";
 import { BatchedLookup } from "../../src/db/batched-lookup";
+import { intArray } from "../../src/db/sql-fragments";
 import { AppError } from "../../src/errors";
 import { authUserLookup, getAuthUser } from "../../src/routers/auth/service";
 import { api, client } from "../helpers/http";
@@ -66,7 +67,7 @@ describe("auth.me under concurrency", () => {
 describe("BatchedLookup on the real database", () => {
   type UserRow = { id: number; username: string };
   const userRows = (ids: number[]) =>
-    queryRows<UserRow>(server.app.db, sql`select id, username from users where id = any(${`{${ids.join(",")}}`}::int[])`);
+    queryRows<UserRow>(server.app.db, sql`select id, username from users where id = any(${intArray(ids)}::int[])`);
   /** A lookup over the users table that records the keys of every statement it sends. */
   function recordingLookup(maxBatch?: number): { lookup: BatchedLookup<number, UserRow>; statements: number[][] } {
     const statements: number[][] = [];
@@ -94,7 +95,7 @@ describe("BatchedLookup on the real database", () => {
     let fail = true;
     const lookup = new BatchedLookup<number, UserRow>({
       fetch: (ids) =>
-        fail ? queryRows(server.app.db, sql`select id, username from no_such_table where id = any(${`{${ids.join(",")}}`}::int[])`) : userRows(ids),
+        fail ? queryRows(server.app.db, sql`select id, username from no_such_table where id = any(${intArray(ids)}::int[])`) : userRows(ids),
       keyOf: (r) => r.id,
     });
     const first = await Promise.allSettled([lookup.load(people[0]!.id), lookup.load(people[1]!.id)]);

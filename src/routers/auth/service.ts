@@ -9,11 +9,13 @@ import { createSessionTokens, type SessionMeta, type TokenPair } from "../../aut
 import { acceptTotpCode } from "../../auth/totp";
 import { BatchedLookup } from "../../db/batched-lookup";
 import { prepared } from "../../db/prepared";
+import { intArrayText } from "../../db/sql-fragments";
 import { users } from "../../db/schema";
 import { AppError, conflict, forbidden, notFound, unauthorized } from "../../errors";
 import { verificationMail } from "../../mail/auth-mails";
 import { MailUnavailableError } from "../../mail/mailer";
 import { isoFromDriver } from "../../lib/pg-timestamp";
+import { MAX_ID } from "../../lib/zod";
 import type { TAuthUserResponse, ZLoginRequest, ZRegisterRequest } from "./schemas";
 
 type User = typeof users.$inferSelect;
@@ -130,9 +132,6 @@ export async function login(app: App, input: z.output<typeof ZLoginRequest>, met
   return createSessionTokens(app, user.id, meta);
 }
 
-/** Ids above PostgreSQL's integer range name no user, and must not fail the batch they would join. */
-const MAX_USER_ID = 2_147_483_647;
-
 /**
  * The caller's own row, looked up together with the other requests' of the same moment
  * (db/batched-lookup.ts): under load several `auth.me` calls arrive per turn of the event loop,
@@ -145,11 +144,12 @@ export const authUserLookup = (app: App): BatchedLookup<number, AuthUserRow> =>
       .from(users)
       .where(sql`${users.id} = any(${sql.placeholder("ids")}::int[])`)
       .prepare("auth_users_by_ids");
-    return new BatchedLookup<number, AuthUserRow>({ fetch: (ids) => byIds.execute({ ids: `{${ids.join(",")}}` }), keyOf: (u) => u.id });
+    return new BatchedLookup<number, AuthUserRow>({ fetch: (ids) => byIds.execute({ ids: intArrayText(ids) }), keyOf: (u) => u.id });
   });
 
 export async function getAuthUser(app: App, userId: number): Promise<TAuthUserResponse> {
-  const user = Number.isSafeInteger(userId) && userId > 0 && userId <= MAX_USER_ID ? await authUserLookup(app).load(userId) : undefined;
+  // An id outside PostgreSQL's integer range names no user, and must not fail the batch it would join.
+  const user = Number.isSafeInteger(userId) && userId > 0 && userId <= MAX_ID ? await authUserLookup(app).load(userId) : undefined;
   if (!user) throw notFound("User not found");
   return toAuthUser(user);
 }
