@@ -138,33 +138,78 @@ export interface RoundsResult {
   firstError?: string;
 }
 
-/** Warm-up, then `rounds` measured rounds with CPU seconds read around each. */
-export async function measureRounds(opts: {
-  warmupMs: number;
-  rounds: number;
-  roundMs: number;
+/** One of the contenders that `measureInterleaved` compares: its CPU groups and one timed run. */
+export interface Contender {
   cpu: CpuGroups;
   run: (ms: number) => Promise<LoadResult>;
-}): Promise<RoundsResult> {
-  if (opts.warmupMs > 0) await opts.run(opts.warmupMs);
-  const rates: number[] = [];
-  const perCpu: number[] = [];
-  const cpuTotals: CpuUsed = { server: 0, postgres: 0, redis: 0 };
-  const lats: number[] = [];
-  let errors = 0;
-  let firstError: string | undefined;
-  for (let r = 0; r < opts.rounds; r++) {
-    const a = cpuSnapshot(opts.cpu);
-    const res = await opts.run(opts.roundMs);
-    const used = cpuUsed(a, cpuSnapshot(opts.cpu));
-    rates.push(res.ok / res.seconds);
-    perCpu.push(used.server > 0 ? res.ok / used.server : Number.NaN);
-    cpuTotals.server += used.server / opts.rounds;
-    cpuTotals.postgres += used.postgres / opts.rounds;
-    cpuTotals.redis += used.redis / opts.rounds;
-    for (const l of res.latenciesMs) lats.push(l);
-    errors += res.errors;
-    firstError ??= res.firstError;
+}
+
+/**
+ * Warm-up, then `rounds` measured rounds with CPU seconds read around each, for one contender.
+ */
+export async function measureRounds(opts: { warmupMs: number; rounds: number; roundMs: number } & Contender): Promise<RoundsResult> {
+  const [result] = await measureInterleaved(opts, [opts]);
+  if (!result) throw new Error("measureInterleaved answered no result");
+  return result;
+}
+
+/**
+ * Every contender's warm-up, then `rounds` rounds in which each contender runs once, the order
+ * rotated by one each round (round r starts with contender r mod k). A ratio of two contenders
+ * then compares the same stretch of time: on a shared machine, figures measured one after the
+ * other drifted apart by more than some targets' margins (the hello between runs: 47,800 to
+ * 78,500 req/s). Answers one result per contender, in the given order.
+ */
+export async function measureInterleaved(
+  timing: { warmupMs: number; rounds: number; roundMs: number },
+  contenders: readonly Contender[],
+): Promise<RoundsResult[]> {
+  if (timing.warmupMs > 0) for (const c of contenders) await c.run(timing.warmupMs);
+  const acc = contenders.map(() => new RoundsAccumulator(timing.rounds));
+  for (let r = 0; r < timing.rounds; r++) {
+    for (let j = 0; j < contenders.length; j++) {
+      const at = (r + j) % contenders.length;
+      const c = contenders[at];
+      const a = acc[at];
+      if (!c || !a) continue;
+      const before = cpuSnapshot(c.cpu);
+      const res = await c.run(timing.roundMs);
+      a.add(res, cpuUsed(before, cpuSnapshot(c.cpu)));
+    }
   }
-  return { rate: spread(rates), perServerCpu: spread(perCpu), cpu: cpuTotals, latency: latency(lats), errors, firstError };
+  return acc.map((a) => a.result());
+}
+
+/** Collects measured rounds into a `RoundsResult`. */
+class RoundsAccumulator {
+  private readonly rates: number[] = [];
+  private readonly perCpu: number[] = [];
+  private readonly cpuTotals: CpuUsed = { server: 0, postgres: 0, redis: 0 };
+  private readonly lats: number[] = [];
+  private errors = 0;
+  private firstError: string | undefined;
+
+  constructor(private readonly rounds: number) {}
+
+  add(res: LoadResult, used: CpuUsed): void {
+    this.rates.push(res.ok / res.seconds);
+    this.perCpu.push(used.server > 0 ? res.ok / used.server : Number.NaN);
+    this.cpuTotals.server += used.server / this.rounds;
+    this.cpuTotals.postgres += used.postgres / this.rounds;
+    this.cpuTotals.redis += used.redis / this.rounds;
+    for (const l of res.latenciesMs) this.lats.push(l);
+    this.errors += res.errors;
+    this.firstError ??= res.firstError;
+  }
+
+  result(): RoundsResult {
+    return {
+      rate: spread(this.rates),
+      perServerCpu: spread(this.perCpu),
+      cpu: this.cpuTotals,
+      latency: latency(this.lats),
+      errors: this.errors,
+      firstError: this.firstError,
+    };
+  }
 }

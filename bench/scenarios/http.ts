@@ -2,9 +2,10 @@
  * Scenario 1: request overhead. /health, and `auth.me` (authenticated: JWT + session lookup) over
  * tRPC and over the REST bridge, each against a plain Bun.serve hello in the same run. Each of the
  * CONCURRENCY loops calls as its own user, as on a server many people use: one caller's concurrent
- * lookups of the same row would be served by one read (db/batched-lookup.ts).
+ * lookups of the same row would be served by one read (db/batched-lookup.ts). The four run their
+ * rounds interleaved (lib/load.ts, measureInterleaved), so each ratio compares the same minutes.
  */
-import { closedLoop, measureRounds, type RoundsResult } from "../lib/load";
+import { closedLoop, measureInterleaved, type Contender, type RoundsResult } from "../lib/load";
 import { bearer, ratioFigure, type BenchContext } from "./context";
 
 const CONCURRENCY = 32;
@@ -12,21 +13,18 @@ const CONCURRENCY = 32;
 export async function runHttp(ctx: BenchContext): Promise<void> {
   const { timing } = ctx;
   const callers = Array.from({ length: CONCURRENCY }, (_, i) => ({ headers: bearer(ctx.seeded.token(2 + i)) }));
-  const measure = (server: number[], url: string, authenticated = false): Promise<RoundsResult> =>
-    measureRounds({
-      ...timing,
-      cpu: { server, database: ctx.database },
-      run: (ms) =>
-        closedLoop({ concurrency: CONCURRENCY, durationMs: ms, make: (_, worker) => ({ url, init: authenticated ? callers[worker] : undefined }) }),
-    });
-  ctx.log("  http: plain Bun hello");
-  const hello = await measure([ctx.hello.pid], `${ctx.hello.url}/`);
-  ctx.log("  http: /health");
-  const health = await measure([ctx.parley.pid], `${ctx.parley.url}/health`);
-  ctx.log("  http: tRPC auth.me");
-  const trpc = await measure([ctx.parley.pid], `${ctx.parley.url}/trpc/auth.me?input=${encodeURIComponent("{}")}`, true);
-  ctx.log("  http: REST GET /api/v1/auth/me");
-  const rest = await measure([ctx.parley.pid], `${ctx.parley.url}/api/v1/auth/me`, true);
+  const contender = (server: number[], url: string, authenticated = false): Contender => ({
+    cpu: { server, database: ctx.database },
+    run: (ms) => closedLoop({ concurrency: CONCURRENCY, durationMs: ms, make: (_, worker) => ({ url, init: authenticated ? callers[worker] : undefined }) }),
+  });
+  ctx.log("  http: plain Bun hello, /health, tRPC auth.me and REST GET /api/v1/auth/me, rounds interleaved");
+  const [hello, health, trpc, rest] = await measureInterleaved(timing, [
+    contender([ctx.hello.pid], `${ctx.hello.url}/`),
+    contender([ctx.parley.pid], `${ctx.parley.url}/health`),
+    contender([ctx.parley.pid], `${ctx.parley.url}/trpc/auth.me?input=${encodeURIComponent("{}")}`, true),
+    contender([ctx.parley.pid], `${ctx.parley.url}/api/v1/auth/me`, true),
+  ]);
+  if (!hello || !health || !trpc || !rest) throw new Error("http: a contender answered no result");
 
   const fig = (name: string, r: RoundsResult) => ({
     scenario: "1 http",

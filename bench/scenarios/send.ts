@@ -10,7 +10,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { DEFAULT_MAX_CONNECTIONS } from "../../src/db/client";
 import { EVENT_LOG_LOCK_KEY } from "../../src/realtime/event-log";
-import { closedLoop, measureRounds, openLoop, type LoadResult, type RoundsResult } from "../lib/load";
+import { closedLoop, measureInterleaved, openLoop, type LoadResult } from "../lib/load";
 import { benchDbUrl } from "../lib/services";
 import { latency } from "../lib/stats";
 import { bearer, endpointExists, ratioFigure, type BenchContext } from "./context";
@@ -201,18 +201,12 @@ export async function runSend(ctx: BenchContext): Promise<void> {
   const floorSql = postgres(benchDbUrl(), { max: SERVER_POOL, onnotice: () => {} });
   try {
     for (const c of levels) {
-      ctx.log(`  send: concurrency ${c}`);
-      const api = await measureRounds({
-        ...timing,
-        cpu: { server: [parley.pid], database: ctx.database },
-        run: (ms) => closedLoop({ concurrency: c, durationMs: ms, make: bodyFor, okStatus: 201 }),
-      });
-      ctx.log(`  send: driver floor, concurrency ${c}`);
-      const floor: RoundsResult = await measureRounds({
-        ...timing,
-        cpu: { server: [process.pid], database: ctx.database },
-        run: (ms) => driverLoop(floorSql, pairs, c, ms),
-      });
+      ctx.log(`  send: concurrency ${c}, the API and the driver floor, rounds interleaved`);
+      const [api, floor] = await measureInterleaved(timing, [
+        { cpu: { server: [parley.pid], database: ctx.database }, run: (ms) => closedLoop({ concurrency: c, durationMs: ms, make: bodyFor, okStatus: 201 }) },
+        { cpu: { server: [process.pid], database: ctx.database }, run: (ms) => driverLoop(floorSql, pairs, c, ms) },
+      ]);
+      if (!api || !floor) throw new Error("send: a contender answered no result");
       best = Math.max(best, api.rate.median);
       const f = ratioFigure(
         {
