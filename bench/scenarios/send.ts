@@ -35,7 +35,7 @@ const MESSAGE_WRITE = `with locked as materialized (select id from chats where i
       select locked.id, $2::int, $3::text, $4::text, $5::text,
         $6::bigint, $7::bigint, $8::text::int[]
       from locked
-      on conflict (chat_id, sender_id, client_message_id) do nothing
+      on conflict (chat_id, sender_id, client_message_id) where client_message_id is not null do nothing
       returning *), touched as (
       update chats set last_message_id = greatest(coalesce(chats.last_message_id, 0), ins.id), last_activity_at = ins.created_at
       from ins where chats.id = ins.chat_id), notified as (

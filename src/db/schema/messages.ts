@@ -31,8 +31,12 @@ export const messages = pgTable(
   (t) => [
     primaryKey({ columns: [t.chatId, t.id] }),
     index("messages_id_idx").on(t.id),
-    uniqueIndex("messages_client_id_key").on(t.chatId, t.senderId, t.clientMessageId),
-    index("messages_reply_idx").on(t.chatId, t.replyToMessageId),
+    // Partial: only the rows each exists for. Whole, their NULLs deduplicated into small indexes
+    // leading with chat_id that generic plans took for a cheap walk of one chat and sorted (the
+    // history page read its whole chat; test/regression/history-plan.test.ts). The primary key is
+    // the only index that leads with chat_id for every message.
+    uniqueIndex("messages_client_id_key").on(t.chatId, t.senderId, t.clientMessageId).where(sql`client_message_id is not null`),
+    index("messages_reply_idx").on(t.chatId, t.replyToMessageId).where(sql`reply_to_message_id is not null`),
     // Trigrams of lower(text) keyed by chat (btree_gin): one chat's matches without the others',
     // and still every chat's when only the text is given (src/routers/messages/search.ts).
     index("messages_chat_text_trgm").using("gin", t.chatId, sql`lower(${t.text}) gin_trgm_ops`),

@@ -2,7 +2,7 @@
  * Reading and changing existing messages (CONTRACT §6). Sending lives in send.ts, forwarding in
  * forward.ts, reactions in reactions.ts, search in search.ts.
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { App } from "../../app";
 import { queryRows, type DbOrTx } from "../../db/client";
 import { chatMembers, messageHides, messageMentions, messages } from "../../db/schema";
@@ -34,10 +34,15 @@ export async function listHistory(
   userId: number,
   input: { chat_id: number; limit: number; before_id?: number },
 ): Promise<TMessageRead[]> {
+  const rows = await queryRows<MessageReadRow & { member: number }>(db, historyPageQuery(userId, input));
+  if (rows.length === 0) throw notFound(CHAT_NOT_FOUND);
+  return rows.filter((r) => r.id !== null).map(toMessageReadFromRow);
+}
+
+/** The history page's one statement: the caller's membership, then the page (see listHistory). */
+export function historyPageQuery(userId: number, input: { chat_id: number; limit: number; before_id?: number }): SQL {
   const upper = input.before_id !== undefined ? sql`${input.before_id}` : sql.raw("9223372036854775807");
-  const rows = await queryRows<MessageReadRow & { member: number }>(
-    db,
-    sql`select cm.user_id as member, p.*
+  return sql`select cm.user_id as member, p.*
         from chat_members cm
         left join lateral (
           select ${messageReadColumns}
@@ -48,10 +53,7 @@ export async function listHistory(
           order by m.chat_id desc, m.id desc
           limit ${literalLimit(input.limit)}
         ) p on true
-        where cm.chat_id = ${input.chat_id} and cm.user_id = ${userId}`,
-  );
-  if (rows.length === 0) throw notFound(CHAT_NOT_FOUND);
-  return rows.filter((r) => r.id !== null).map(toMessageReadFromRow);
+        where cm.chat_id = ${input.chat_id} and cm.user_id = ${userId}`;
 }
 
 /**

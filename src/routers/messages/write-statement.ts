@@ -45,7 +45,7 @@ export function messageWriteStatement(m: MessageWrite): SQL {
       select locked.id, ${m.senderId}::int, ${m.type}::text, ${m.text}::text, ${m.clientMessageId}::text,
         ${m.replyToMessageId}::bigint, ${m.forwardedFromMessageId}::bigint, ${waveform(m.attachmentWaveform)}::text::int[]
       from locked
-      on conflict (chat_id, sender_id, client_message_id) do nothing
+      on conflict (chat_id, sender_id, client_message_id) where client_message_id is not null do nothing
       returning *)`,
     sql`touched as (
       update chats set last_message_id = greatest(coalesce(chats.last_message_id, 0), ins.id), last_activity_at = ins.created_at
