@@ -75,57 +75,67 @@ export async function loadChatReads(app: App, db: DbOrTx, viewerId: number, chat
   return loadChatReadsOf(app, db, viewerId, sql`select id, ord from unnest(${intArray(ids)}::int[]) with ordinality as i(id, ord)`, opts);
 }
 
+/** The one statement behind `loadChatReadsOf`: each chat with the viewer's membership, last message, counters and counterpart. */
+export function chatReadsStatement(viewerId: number, source: SQL, opts: ChatReadOptions = {}): SQL {
+  const membershipJoin = opts.includeNonMember ? sql`left join` : sql`join`;
+  return sql`select c.id, c.public_id, c.type, c.title, c.avatar_url, c.handle, c.description, c.is_public, c.is_saved,
+             case when exists (select 1 from messages pm where pm.chat_id = c.id and pm.id = c.pinned_message_id and pm.deleted_at is null)
+                  then c.pinned_message_id end as pinned_message_id,
+             c.members_count, c.created_at, cm.role, cm.archived, cm.pinned_at,
+             lm.text as lm_text, lm.type as lm_type, lm.created_at as lm_created_at,
+             u.unread, u.mentions,
+             cp.id as cp_id, cp.name as cp_name, cp.username as cp_username, cp.avatar_url as cp_avatar_url,
+             cp.privacy_avatar as cp_privacy_avatar, cp.privacy_last_seen as cp_privacy_last_seen,
+             cp.privacy_group_invites as cp_privacy_group_invites,
+             cp.listed as cp_listed, cp.blocked_viewer as cp_blocked_viewer
+      from (${source}) i
+      join chats c on c.id = i.id
+      -- A lateral with a limit stays a primary-key step per chat whatever the plan.
+      ${membershipJoin} lateral (
+        select cm.role, cm.archived, cm.pinned_at, cm.cleared_before_message_id, cm.last_read_message_id from chat_members cm
+        where cm.chat_id = c.id and cm.user_id = ${viewerId} limit 1
+      ) cm on true
+      left join lateral (
+        select m.text, m.type, m.created_at from messages m
+        where m.chat_id = c.id and m.id > coalesce(cm.cleared_before_message_id, 0) and m.deleted_at is null
+          and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = ${viewerId} and h.message_id = m.id)
+        order by m.id desc limit 1
+      ) lm on true
+      -- Members only (no membership: no mark, nothing counted). An index range scan of (chat_id, id) above the mark.
+      left join lateral (
+        select count(*) as unread,
+               count(*) filter (where exists (
+                 select 1 from message_mentions mm where mm.chat_id = m.chat_id and mm.user_id = ${viewerId} and mm.message_id = m.id)) as mentions
+        from messages m
+        where m.chat_id = c.id and m.id > greatest(cm.last_read_message_id, cm.cleared_before_message_id)
+          and m.sender_id <> ${viewerId} and m.deleted_at is null
+          and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = ${viewerId} and h.message_id = m.id)
+      ) u on true
+      -- The counterpart's id first, then their row by primary key. With the limit over the join the
+      -- planner merged the chat's members with users in id order, walking users_pkey from the first
+      -- user up to the counterpart; with a bare limit it may scan chat_members until a row of the
+      -- chat turns up. Ordered by user_id, only the (chat_id, user_id) key serves it without a sort.
+      left join lateral (
+        select ou.id, ou.name, ou.username, ou.avatar_url, ou.privacy_avatar, ou.privacy_last_seen, ou.privacy_group_invites,
+               exists (select 1 from contacts ct where ct.user_id = ou.id and ct.contact_id = ${viewerId}) as listed,
+               exists (select 1 from blocks b where b.user_id = ou.id and b.blocked_id = ${viewerId}) as blocked_viewer
+        from (
+          select o.user_id from chat_members o
+          where c.type = 'private' and not c.is_saved and o.chat_id = c.id and o.user_id <> ${viewerId}
+          order by o.user_id
+          limit 1
+        ) o
+        join users ou on ou.id = o.user_id
+      ) cp on true
+      order by i.ord`;
+}
+
 /**
  * ChatReads of the chats `source` yields as `(id, ord)` rows, ordered by `ord`; chats not visible
  * are left out.
  */
 export async function loadChatReadsOf(app: App, db: DbOrTx, viewerId: number, source: SQL, opts: ChatReadOptions = {}): Promise<TChatRead[]> {
-  const membershipJoin = opts.includeNonMember ? sql`left join` : sql`join`;
-  const reads = queryRows<ChatReadRow>(
-    db,
-    sql`select c.id, c.public_id, c.type, c.title, c.avatar_url, c.handle, c.description, c.is_public, c.is_saved,
-               case when exists (select 1 from messages pm where pm.chat_id = c.id and pm.id = c.pinned_message_id and pm.deleted_at is null)
-                    then c.pinned_message_id end as pinned_message_id,
-               c.members_count, c.created_at, cm.role, cm.archived, cm.pinned_at,
-               lm.text as lm_text, lm.type as lm_type, lm.created_at as lm_created_at,
-               u.unread, u.mentions,
-               cp.id as cp_id, cp.name as cp_name, cp.username as cp_username, cp.avatar_url as cp_avatar_url,
-               cp.privacy_avatar as cp_privacy_avatar, cp.privacy_last_seen as cp_privacy_last_seen,
-               cp.privacy_group_invites as cp_privacy_group_invites,
-               cp.listed as cp_listed, cp.blocked_viewer as cp_blocked_viewer
-        from (${source}) i
-        join chats c on c.id = i.id
-        -- A lateral with a limit stays a primary-key step per chat whatever the plan.
-        ${membershipJoin} lateral (
-          select cm.role, cm.archived, cm.pinned_at, cm.cleared_before_message_id, cm.last_read_message_id from chat_members cm
-          where cm.chat_id = c.id and cm.user_id = ${viewerId} limit 1
-        ) cm on true
-        left join lateral (
-          select m.text, m.type, m.created_at from messages m
-          where m.chat_id = c.id and m.id > coalesce(cm.cleared_before_message_id, 0) and m.deleted_at is null
-            and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = ${viewerId} and h.message_id = m.id)
-          order by m.id desc limit 1
-        ) lm on true
-        -- Members only (no membership: no mark, nothing counted). An index range scan of (chat_id, id) above the mark.
-        left join lateral (
-          select count(*) as unread,
-                 count(*) filter (where exists (
-                   select 1 from message_mentions mm where mm.chat_id = m.chat_id and mm.user_id = ${viewerId} and mm.message_id = m.id)) as mentions
-          from messages m
-          where m.chat_id = c.id and m.id > greatest(cm.last_read_message_id, cm.cleared_before_message_id)
-            and m.sender_id <> ${viewerId} and m.deleted_at is null
-            and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = ${viewerId} and h.message_id = m.id)
-        ) u on true
-        left join lateral (
-          select ou.id, ou.name, ou.username, ou.avatar_url, ou.privacy_avatar, ou.privacy_last_seen, ou.privacy_group_invites,
-                 exists (select 1 from contacts ct where ct.user_id = ou.id and ct.contact_id = ${viewerId}) as listed,
-                 exists (select 1 from blocks b where b.user_id = ou.id and b.blocked_id = ${viewerId}) as blocked_viewer
-          from chat_members o join users ou on ou.id = o.user_id
-          where c.type = 'private' and not c.is_saved and o.chat_id = c.id and o.user_id <> ${viewerId}
-          limit 1
-        ) cp on true
-        order by i.ord`,
-  );
+  const reads = queryRows<ChatReadRow>(db, chatReadsStatement(viewerId, source, opts));
   // The count of users online in parallel with the statement: with nobody online presence is done.
   const [rows, onlineTotal] = await Promise.all([reads, onlineUserCount(app)]);
   const presence = await onlinePresenceOf(app, db, rows, onlineTotal);
