@@ -167,20 +167,32 @@ interface FanoutContender {
   send: Send;
 }
 
+type FanoutResults = Record<string, FanoutResult | { error: string }>;
+
 /**
- * Every contender's receivers connected at once, one warm-up round each, then `rounds` rounds in
- * which each contender runs once, the order rotated by one each round: the ratios compare the same
- * stretch of time (measured one after the other, raw publish alone moved between 121,000 and
- * 163,000 deliveries/s at 1,000 receivers from run to run).
+ * The contenders on `n` receivers each. `together`: every contender's receivers connected at once,
+ * one warm-up round each, then `rounds` rounds in which each contender runs once, the order rotated
+ * by one each round, so the ratios compare the same stretch of time (measured one after the other,
+ * raw publish alone moved between 121,000 and 163,000 deliveries/s at 1,000 receivers from run to
+ * run). Otherwise one contender after the other, for chats whose receivers cannot all be connected
+ * at once.
  */
-async function fanoutInterleaved(
+async function runContenders(
   n: number,
   perRound: number,
   rounds: number,
   contenders: readonly FanoutContender[],
   log: (m: string) => void,
-): Promise<Record<string, FanoutResult | { error: string }>> {
-  const out: Record<string, FanoutResult | { error: string }> = {};
+  together: boolean,
+): Promise<FanoutResults> {
+  const out: FanoutResults = {};
+  if (!together) {
+    for (const c of contenders) {
+      log(`  fan-out: ${c.label}, ${n} receivers`);
+      out[c.name] = await fanout(n, perRound, rounds, c.open, c.send, log);
+    }
+    return out;
+  }
   const runs: { name: string; run: FanoutRun }[] = [];
   try {
     for (const c of contenders) {
@@ -196,22 +208,6 @@ async function fanoutInterleaved(
   } finally {
     for (const { run } of runs) run.close();
   }
-}
-
-/** Each contender alone, one after the other: for chats whose receivers cannot all be connected at once. */
-async function fanoutOneByOne(
-  n: number,
-  perRound: number,
-  rounds: number,
-  contenders: readonly FanoutContender[],
-  log: (m: string) => void,
-): Promise<Record<string, FanoutResult | { error: string }>> {
-  const out: Record<string, FanoutResult | { error: string }> = {};
-  for (const c of contenders) {
-    log(`  fan-out: ${c.label}, ${n} receivers`);
-    out[c.name] = await fanout(n, perRound, rounds, c.open, c.send, log);
-  }
-  return out;
 }
 
 async function startSocketIoPeer(): Promise<Child> {
@@ -296,10 +292,7 @@ export async function runFanout(ctx: BenchContext): Promise<void> {
           },
         },
       ];
-      const results =
-        n * contenders.length <= INTERLEAVE_MAX_SOCKETS
-          ? await fanoutInterleaved(n, chat.perRound, rounds, contenders, ctx.log)
-          : await fanoutOneByOne(n, chat.perRound, rounds, contenders, ctx.log);
+      const results = await runContenders(n, chat.perRound, rounds, contenders, ctx.log, n * contenders.length <= INTERLEAVE_MAX_SOCKETS);
       pushFanoutFigures(ctx, n, results);
     }
   } finally {
@@ -307,7 +300,7 @@ export async function runFanout(ctx: BenchContext): Promise<void> {
   }
 }
 
-function pushFanoutFigures(ctx: BenchContext, n: number, results: Record<string, FanoutResult | { error: string }>): void {
+function pushFanoutFigures(ctx: BenchContext, n: number, results: FanoutResults): void {
   const ok = (r: FanoutResult | { error: string } | undefined): r is FanoutResult => r !== undefined && !("error" in r);
   for (const [name, r] of Object.entries(results)) if (r && "error" in r) ctx.skipped.push({ scenario: `4 fan-out ${name}, ${n} members`, reason: r.error });
   const raw = results.raw;
