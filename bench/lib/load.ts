@@ -157,7 +157,7 @@ export async function measureRounds(opts: { warmupMs: number; rounds: number; ro
  * Every contender's warm-up, then `rounds` rounds in which each contender runs once, the order
  * rotated by one each round (round r starts with contender r mod k). A ratio of two contenders
  * then compares the same stretch of time: on a shared machine, figures measured one after the
- * other drifted apart by more than some targets' margins (the hello between runs: 47,800 to
+ * other drifted apart by more than some targets' margins (the hello between runs: 37,900 to
  * 78,500 req/s). Answers one result per contender, in the given order.
  */
 export async function measureInterleaved(
