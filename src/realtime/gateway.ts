@@ -78,6 +78,8 @@ export const EPHEMERAL_CHANNEL = "realtime:ephemeral";
 export const CLOSE_SESSION_REVOKED = 4001;
 export const CLOSE_BACKPRESSURE = 4008;
 const REPLAY_PAGE = 500;
+/** Replays that may miss a moving cursor before the socket is caught up under a tailer hold. */
+const CHASE_ATTEMPTS = 2;
 /** How long `ready` waits for the presence lease at most. */
 const LEASE_WAIT_MS = 1000;
 const TYPING_INTERVAL_SECONDS = 2;
@@ -295,6 +297,9 @@ export function createGateway(app: App): Gateway {
   /**
    * Replays what the socket missed, then subscribes it with no gap and no duplicate. `leased`: the
    * connection's presence lease (taken in parallel), so a socket is reported online once `ready`.
+   * While messages flow, the cursor may move during every replay (each replay's database round
+   * trips queue behind everyone else's in a reconnect storm); after CHASE_ATTEMPTS such misses the
+   * socket is caught up while the tailer holds still (catchUpHeld).
    */
   async function goLive(ws: Ws, userId: number, since: number | null, leased: Promise<void>): Promise<void> {
     let from = since;
@@ -302,19 +307,16 @@ export function createGateway(app: App): Gateway {
       send(ws, encodeEphemeral("resync_required", { seq: tailer.cursor, detail: RESYNC_DETAIL }));
       from = null;
     }
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       if (isClosed(ws) || stopped) return;
+      if (attempt === CHASE_ATTEMPTS && from !== null) {
+        await leased;
+        return catchUpHeld(ws, userId, from);
+      }
       const target = tailer.cursor;
       const start = from ?? target;
       const chats = await memberChatIds(userId);
-      let at = start;
-      while (at < target) {
-        const page = await readVisible(app.db, userId, at, target, REPLAY_PAGE);
-        const personal = page.length ? await personalizeFor(app, userId, page) : new Map();
-        for (const e of page) if (!(await sendReplay(ws, encodeEvent(e, personal.get(e.seq) ?? e.data)))) return;
-        const last = page[page.length - 1];
-        at = page.length < REPLAY_PAGE || !last ? target : last.seq;
-      }
+      if (!(await replay(ws, userId, start, target, sendReplay))) return;
       await leased;
       if (isClosed(ws) || stopped) return;
       // No await between this check and the subscription: the tailer cannot publish in between.
@@ -324,6 +326,69 @@ export function createGateway(app: App): Gateway {
         return;
       }
       from = target;
+    }
+  }
+
+  /** Sends the socket's visible events in (from, to]; false once the socket is gone. */
+  async function replay(ws: Ws, userId: number, from: number, to: number, sendOne: (ws: Ws, frame: string) => Promise<boolean>): Promise<boolean> {
+    let at = from;
+    while (at < to) {
+      const page = await readVisible(app.db, userId, at, to, REPLAY_PAGE);
+      const personal = page.length ? await personalizeFor(app, userId, page) : new Map();
+      for (const e of page) if (!(await sendOne(ws, encodeEvent(e, personal.get(e.seq) ?? e.data)))) return false;
+      const last = page[page.length - 1];
+      at = page.length < REPLAY_PAGE || !last ? to : last.seq;
+    }
+    return true;
+  }
+
+  /** Sockets waiting for the next hold, and whether a hold is running. */
+  let waitingForHold: { ws: Ws; userId: number; from: number; done: () => void; failed: (err: unknown) => void }[] = [];
+  let holding = false;
+
+  /**
+   * Catches the socket up to the cursor and subscribes it while the tailer delivers nothing, so
+   * the cursor cannot move in between. Every socket waiting meanwhile shares the next hold: one
+   * pause of live delivery for the whole storm, not one per socket. Frames are sent without
+   * waiting for drain (a socket that cannot take them is closed and resumes with since=), so one
+   * slow reader cannot prolong the hold.
+   */
+  function catchUpHeld(ws: Ws, userId: number, from: number): Promise<void> {
+    return new Promise<void>((done, failed) => {
+      waitingForHold.push({ ws, userId, from, done, failed });
+      if (!holding) void runHolds();
+    });
+  }
+
+  async function runHolds(): Promise<void> {
+    holding = true;
+    try {
+      while (waitingForHold.length > 0 && !stopped) {
+        const batch = waitingForHold;
+        waitingForHold = [];
+        await tailer.hold(async () => {
+          const target = tailer.cursor;
+          await Promise.all(
+            batch.map(async (w) => {
+              try {
+                if (isClosed(w.ws) || stopped) return w.done();
+                const chats = await memberChatIds(w.userId);
+                const sent = await replay(w.ws, w.userId, w.from, target, async (ws, frame) => (send(ws, frame), !isClosed(ws)));
+                if (sent && !isClosed(w.ws) && !stopped) {
+                  activate(w.ws, chats);
+                  send(w.ws, encodeEphemeral("ready", { seq: target }));
+                }
+                w.done();
+              } catch (err) {
+                w.failed(err);
+              }
+            }),
+          );
+        });
+      }
+    } finally {
+      holding = false;
+      for (const w of waitingForHold.splice(0)) w.done();
     }
   }
 

@@ -143,8 +143,33 @@ export class Tailer<P> {
     }
   }
 
+  /**
+   * Runs `fn` while no batch is delivered: the cursor stays where it is until `fn` settles. A socket
+   * whose replay keeps missing a cursor that moves on (a reconnect storm while messages flow) is
+   * caught up and subscribed inside one hold (gateway.ts).
+   */
+  hold<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serialized(fn);
+  }
+
+  /** Deliveries and holds, one at a time in call order. */
+  private exclusive: Promise<void> = Promise.resolve();
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.then(fn);
+    this.exclusive = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+
+  private deliverBatch(events: LoggedEvent[]): Promise<void> {
+    return this.serialized(() => this.deliverNow(events));
+  }
+
   /** Counters, per-receiver data, then publish and advance in one synchronous step. */
-  private async deliverBatch(events: LoggedEvent[]): Promise<void> {
+  private async deliverNow(events: LoggedEvent[]): Promise<void> {
     await this.counters.advance(events);
     const prepared = await this.hooks.prepare(events);
     if (this.stopped) return;

@@ -1,7 +1,8 @@
 /**
  * A commit wakes the committing instance's tailer directly (src/realtime/local-wake-up.ts), so its
  * own receivers do not wait for the broker's round trip, and the copy that comes back from the
- * broker does not make the tailer read or deliver anything twice.
+ * broker does not make the tailer read or deliver anything twice. A hold (what the gateway catches
+ * sockets up under in a reconnect storm) keeps the cursor still until it ends.
  *
  * The tailer under test polls once a minute, so only a wake-up can deliver within the test; the
  * broker's events channel is made to lose every message (as Redis pub/sub may) to show the local
@@ -98,3 +99,23 @@ test("a wake-up's position is read without parsing its events", () => {
   expect(wakeUpLast('{"last":x,')).toBeNull();
   expect(wakeUpLast('{"last":5')).toBeNull();
 });
+
+test("a hold keeps the cursor still; what commits meanwhile is delivered after it, once, in order", async () => {
+  await tailer.caughtUp();
+  const before = tailer.cursor;
+  const mark = `held-${Date.now()}`;
+  await tailer.hold(async () => {
+    await transact(server.app, async (_tx, events) => {
+      events.toUser(alice.id, "notification", { mark, n: 1 });
+      events.toUser(alice.id, "notification", { mark, n: 2 });
+    });
+    // The wake-up has arrived by now; only the hold keeps the batch back.
+    await Bun.sleep(300);
+    expect(tailer.cursor).toBe(before);
+    expect(delivered.filter((e) => (e.data as { mark?: string }).mark === mark)).toEqual([]);
+  });
+  const found = await deliveredMark(mark);
+  expect(found.map((e) => (e.data as { n: number }).n)).toEqual([1, 2]);
+  expect(tailer.cursor).toBeGreaterThan(before);
+});
+
