@@ -10,8 +10,9 @@
  *   synchronous pass, before later events are published, so a removed member gets nothing more.
  * - No gap, no duplicate on resume: a socket replays (since, tailer.cursor] from the database and
  *   subscribes only when, checked synchronously after the replay, the cursor has not moved (else it
- *   replays the new range and checks again). Fresh sockets get `ready` with the position to resume
- *   from; resumed ones get it after their replay.
+ *   replays the new range and checks again; after two misses it is caught up under a tailer hold).
+ *   Fresh sockets get `ready` with the position to resume from; resumed ones get it after their
+ *   replay.
  * - Backpressure: a socket over `backpressureLimit` is closed (closeOnBackpressureLimit), never
  *   silently skipped; replays wait for `drain`. The client resumes with `since=`.
  * - Ephemeral frames (typing, presence) are not logged: they go to local sockets and, through the
