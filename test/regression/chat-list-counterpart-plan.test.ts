@@ -16,6 +16,7 @@ import { queryRows } from "../../src/db/client";
 import { intArray } from "../../src/db/sql-fragments";
 import { chatReadsStatement } from "../../src/routers/chats/read-model";
 import { startTestServer, type TestServer } from "../helpers/server";
+import { planText } from "../helpers/plan-text";
 
 let server: TestServer;
 let viewerId = 0;
@@ -57,7 +58,7 @@ const source = () => sql`select id, ord from unnest(${intArray(chatIds)}::int[])
 
 test("each counterpart is found through the chat's member key and read by primary key", async () => {
   const rows = await queryRows<Record<string, string>>(server.app.db, sql`explain ${chatReadsStatement(viewerId, source())}`);
-  const plan = rows.map((r) => Object.values(r).join(" ")).join("\n");
+  const plan = planText(rows);
   expect(plan).not.toContain("Merge Join");
   expect(plan).not.toContain("Seq Scan on chat_members o");
   expect(plan).toMatch(/Index Only Scan using chat_members_chat_id_user_id_pk on chat_members o[^\n]*\n\s*Index Cond: \(chat_id = c\.id\)/);

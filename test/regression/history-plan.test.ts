@@ -18,6 +18,7 @@ import { PgDialect } from "drizzle-orm/pg-core";
 import { queryRows } from "../../src/db/client";
 import { historyPageQuery } from "../../src/routers/messages/service";
 import { startTestServer, type TestServer } from "../helpers/server";
+import { planText } from "../helpers/plan-text";
 
 let server: TestServer;
 let userId = 0;
@@ -54,7 +55,7 @@ async function genericPlan(query: ReturnType<typeof historyPageQuery>): Promise<
     await tx.execute(sql.raw(`prepare history_generic as ${text}`));
     const rows = await queryRows<Record<string, string>>(tx, sql.raw(`explain execute history_generic(${values})`));
     await tx.execute(sql.raw("deallocate history_generic"));
-    return rows.map((r) => Object.values(r).join(" ")).join("\n");
+    return planText(rows);
   });
 }
 

@@ -5,6 +5,7 @@ import { client } from "../helpers/http";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { createUser, type TestUser } from "../helpers/users";
 import { chatOf, sendText, type Http } from "../messages/support";
+import { planText } from "../helpers/plan-text";
 
 let server: TestServer;
 let http: Http;
@@ -95,7 +96,7 @@ describe("GET /messages/search", () => {
       server.app.db.transaction(async (tx) => {
         await tx.execute(sql`set local enable_seqscan = off`);
         const rows = await queryRows<Record<string, string>>(tx, sql`explain ${query}`);
-        return rows.map((r) => Object.values(r).join(" ")).join("\n");
+        return planText(rows);
       });
     expect(await plan(sql`select id from messages where lower(text) like ${"%needle%"}`)).toContain("messages_chat_text_trgm");
     // Keyed by chat (btree_gin): a search in a few chats reads only their entries.

@@ -10,6 +10,7 @@ import { sql } from "drizzle-orm";
 import { queryRows } from "../../src/db/client";
 import { visibleEventsQuery } from "../../src/realtime/replay";
 import { startTestServer, type TestServer } from "../helpers/server";
+import { planText } from "../helpers/plan-text";
 
 let server: TestServer;
 
@@ -23,7 +24,7 @@ test("the ordered walk of the chat log starts at since", async () => {
     await tx.execute(sql`set local enable_sort = off`);
     await tx.execute(sql`set local enable_seqscan = off`);
     const rows = await queryRows<Record<string, string>>(tx, sql`explain ${visibleEventsQuery(1, 12345, null, 101)}`);
-    return rows.map((r) => Object.values(r).join(" ")).join("\n");
+    return planText(rows);
   });
   const lines = plan.split("\n");
   const walk = lines.findIndex((l) => l.includes("chat_events_seq_idx"));

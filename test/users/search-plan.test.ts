@@ -8,6 +8,7 @@ import { sql } from "drizzle-orm";
 import { queryRows } from "../../src/db/client";
 import { searchHitsQuery } from "../../src/routers/users/search";
 import { startTestServer, type TestServer } from "../helpers/server";
+import { planText } from "../helpers/plan-text";
 
 let server: TestServer;
 
@@ -20,7 +21,7 @@ async function planOf(term: string): Promise<string> {
   return server.app.db.transaction(async (tx) => {
     await tx.execute(sql`set local enable_seqscan = off`);
     const rows = await queryRows<Record<string, string>>(tx, sql`explain ${searchHitsQuery(1, term, 20)}`);
-    return rows.map((r) => Object.values(r).join(" ")).join("\n");
+    return planText(rows);
   });
 }
 
