@@ -98,8 +98,11 @@ describe("presence", () => {
 
   test("changes are coalesced to at most one per user per second", async () => {
     const watcher = await WsClient.connect(server.url, alice.token);
+    // Counted before bob connects: his online frame may reach the watcher before his own `ready`
+    // reaches this test, and a count taken after the connect would skip it.
+    const beforeBob = watcher.frames.length;
     const first = await WsClient.connect(server.url, bob.token);
-    await watcher.waitFor((f) => f.type === "presence" && f.data.user_id === bob.id && f.data.is_online, 5000, watcher.frames.length);
+    await watcher.waitFor((f) => f.type === "presence" && f.data.user_id === bob.id && f.data.is_online, 5000, beforeBob);
     await first.close();
     for (let i = 0; i < 5; i++) await (await WsClient.connect(server.url, bob.token)).close();
     const from = watcher.frames.length;
