@@ -6,11 +6,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, inArray } from "drizzle-orm";
 import { flushSessionUse } from "../../src/auth/last-used";
-import { SESSIONS_REVOKED_CHANNEL } from "../../src/auth/revocation";
 import { SessionCache } from "../../src/auth/session-cache";
 import { sessions } from "../../src/db/schema";
 import { client } from "../helpers/http";
 import { startTestServer, usingPostgres, usingRedis, type TestServer } from "../helpers/server";
+import { nextRevocationOn } from "../helpers/revocations";
 import { createUser } from "../helpers/users";
 
 const jtiOf = (jwt: string): string => JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString()).jti;
@@ -71,14 +71,6 @@ describe("session cache over HTTP", () => {
     expect((await client(server.url).get("/auth/me", { token: u.token })).status).toBe(401);
   });
 });
-
-/** Subscribes now; resolves to the session ids of the next `sessions:revoked` message on `server`. */
-async function nextRevocationOn(server: TestServer): Promise<{ ids: Promise<string[]> }> {
-  let deliver: (ids: string[]) => void = () => {};
-  const ids = new Promise<string[]>((resolve) => (deliver = resolve));
-  const off = await server.app.broker.subscribe(SESSIONS_REVOKED_CHANNEL, (message) => deliver((JSON.parse(message) as { session_ids: string[] }).session_ids));
-  return { ids: ids.finally(off) };
-}
 
 describe("last_used_at", () => {
   let server: TestServer;

@@ -4,6 +4,7 @@ import { luciaFor } from "../../src/auth/lucia";
 import { sessions } from "../../src/db/schema";
 import { client } from "../helpers/http";
 import { startTestServer, usingPostgres, type TestServer } from "../helpers/server";
+import { nextRevocationOn } from "../helpers/revocations";
 import { createUser } from "../helpers/users";
 
 let server: TestServer;
@@ -114,8 +115,13 @@ describe.skipIf(!usingPostgres)("two instances", () => {
       const u = await createUser(server);
       const rotated = await http.post("/auth/refresh", { body: { refresh_token: u.refreshToken } });
       expect(rotated.status).toBe(200);
+      // createUser's /auth/me left the session (the same jti after rotation) in this instance's
+      // cache: it refuses once the second instance's revocation message arrives (CONTRACT: within
+      // a second), not necessarily before the second instance's answer reaches the test.
+      const arrived = await nextRevocationOn(server);
       const reuse = await client(second.url).post("/auth/refresh", { body: { refresh_token: u.refreshToken } });
       expect(reuse.status).toBe(401);
+      expect(await arrived.ids).toContain(claimsOf(u.token).jti);
       expect((await http.get("/auth/me", { token: rotated.body.access_token })).status).toBe(401);
     } finally {
       await second.stop();
