@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { luciaFor } from "../../src/auth/lucia";
 import { sessions } from "../../src/db/schema";
 import { client } from "../helpers/http";
-import { startTestServer, usingPostgres, type TestServer } from "../helpers/server";
+import { startTestServer, usingPostgres, usingRedis, type TestServer } from "../helpers/server";
 import { nextRevocationOn } from "../helpers/revocations";
 import { createUser } from "../helpers/users";
 
@@ -108,7 +108,7 @@ describe("expired sessions", () => {
   });
 });
 
-describe.skipIf(!usingPostgres)("two instances", () => {
+describe.skipIf(!(usingPostgres && usingRedis))("two instances", () => {
   test("a refresh token rotated on one instance is reuse on the other", async () => {
     const second = await startTestServer({ shareWith: server });
     try {
