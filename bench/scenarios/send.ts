@@ -7,9 +7,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PgDialect } from "drizzle-orm/pg-core";
 import postgres from "postgres";
 import { DEFAULT_MAX_CONNECTIONS } from "../../src/db/client";
-import { EVENT_LOG_LOCK_KEY } from "../../src/realtime/event-log";
+import { EVENT_LOG_LOCK_KEY, eventLogWriteStatement } from "../../src/realtime/event-log";
+import { messageWriteStatement, NOTIFIED_MEMBERS_CAP } from "../../src/routers/messages/write-statement";
 import { closedLoop, measureInterleaved, openLoop, type LoadResult } from "../lib/load";
 import { benchDbUrl } from "../lib/services";
 import { latency } from "../lib/stats";
@@ -18,50 +20,49 @@ import { bearer, endpointExists, ratioFigure, type BenchContext } from "./contex
 /** The server's pool size (src/db/client.ts; bench/lib/services.ts passes DATABASE_POOL_SIZE on), so the floor has as many connections. */
 const SERVER_POOL = Number(process.env.DATABASE_POOL_SIZE ?? DEFAULT_MAX_CONNECTIONS);
 
+const FLOOR_TEXT = "floor message";
+
 /**
  * The statements the server runs for one send in this scenario (a group of 3–10 members, no
- * mentions, no client_message_id), exactly as PostgreSQL logged them (log_min_duration_statement = 0)
- * at 7a84abc (the event-log write re-captured at 76f2c35, equal up to whitespace): the
- * membership read, then one transaction with the message write (the message, the chat's activity
- * and a notification per other unmuted member, src/routers/messages/write-statement.ts) and the
- * event-log write (lock, positions, both logs, src/realtime/event-log.ts), whose COMMIT the
- * server sends right behind it without waiting for its answer.
- * Re-capture them when the send path's SQL changes.
+ * mentions, no client_message_id): the membership read, then one transaction with the message
+ * write (the message, the chat's activity and a notification per other unmuted member) and the
+ * event-log write (lock, positions, both logs), whose COMMIT the server sends right behind it
+ * without waiting for its answer. The two writes are compiled from the server's own statement
+ * builders, so the floor follows them; the membership read is drizzle's query builder inside
+ * `requireMember`, captured as PostgreSQL logged it (log_min_duration_statement = 0) at 7a84abc:
+ * re-capture it when that query changes.
  */
 const MEMBER_READ =
   'select "chats"."id", "chats"."public_id", "chats"."type", "chats"."title", "chats"."handle", "chats"."description", "chats"."avatar_url", "chats"."is_public", "chats"."is_saved", "chats"."unique_key", "chats"."pinned_message_id", "chats"."invite_token", "chats"."last_message_id", "chats"."last_activity_at", "chats"."members_count", "chats"."created_at", "chats"."updated_at", "chat_members"."id", "chat_members"."chat_id", "chat_members"."user_id", "chat_members"."role", "chat_members"."joined_at", "chat_members"."last_read_message_id", "chat_members"."last_delivered_message_id", "chat_members"."cleared_before_message_id", "chat_members"."archived", "chat_members"."pinned_at", "chat_members"."muted", "chat_members"."hidden", "chat_members"."joined_seq" from "chat_members" inner join "chats" on "chats"."id" = "chat_members"."chat_id" where ("chat_members"."chat_id" = $1 and "chat_members"."user_id" = $2) limit $3';
-const MESSAGE_WRITE = `with locked as materialized (select id from chats where id = $1::int for no key update), ins as (
-      insert into messages (chat_id, sender_id, type, text, client_message_id, reply_to_message_id, forwarded_from_message_id, attachment_waveform)
-      select locked.id, $2::int, $3::text, $4::text, $5::text,
-        $6::bigint, $7::bigint, $8::text::int[]
-      from locked
-      on conflict (chat_id, sender_id, client_message_id) where client_message_id is not null do nothing
-      returning *), touched as (
-      update chats set last_message_id = greatest(coalesce(chats.last_message_id, 0), ins.id), last_activity_at = ins.created_at
-      from ins where chats.id = ins.chat_id), notified as (
-      insert into notifications (user_id, event_type, payload)
-      select r.user_id, r.event_type, '{"chat_id":' || ins.chat_id || ',"message_id":' || ins.id || ',"sender_id":' || ins.sender_id || '}'
-      from ins, ((select 1 as rank, cm.user_id, 'message_created' as event_type
-        from chat_members cm
-        where cm.chat_id = $9::int and cm.user_id <> $10::int and not cm.muted
-          
-        order by cm.user_id limit $11::int)) r
-      order by r.rank, r.user_id
-      returning *) select ins.*, (select coalesce(json_agg(n order by n.id), '[]') from notified n) as notifications from ins`;
-const EVENTS_WRITE = `with locked as materialized (select pg_advisory_xact_lock($1::bigint)),
-        pending as materialized (
-          select * from rows from (jsonb_to_recordset($2::text::jsonb) as (chat_id int, user_id int, type text, data jsonb))
-            with ordinality as e(chat_id, user_id, type, data, i)),
-        drawn as materialized (select nextval('event_seq') as seq from locked, pending),
-        positions as (select seq, row_number() over (order by seq) as i from drawn),
-        placed as (select e.chat_id, e.user_id, e.type, e.data, p.seq from pending e join positions p using (i)),
-        chat_rows as (insert into chat_events (chat_id, seq, type, data) select chat_id, seq, type, data from placed where chat_id is not null),
-        user_rows as (insert into user_events (user_id, seq, type, data) select user_id, seq, type, data from placed where chat_id is null and user_id is not null)
-        select max(seq) as last from placed`;
 
-const FLOOR_TEXT = "floor message";
+const dialect = new PgDialect();
+const messageWrite = (p: SendPair) =>
+  dialect.sqlToQuery(
+    messageWriteStatement({
+      chatId: p.chatId,
+      senderId: p.userId,
+      type: "text",
+      text: FLOOR_TEXT,
+      clientMessageId: null,
+      replyToMessageId: null,
+      forwardedFromMessageId: null,
+      attachmentWaveform: null,
+      mentions: [],
+      notifyMembers: true,
+      unhide: false,
+    }),
+  );
+const MESSAGE_WRITE = messageWrite({ chatId: 0, userId: 0 }).sql;
+const EVENTS_WRITE = dialect.sqlToQuery(eventLogWriteStatement("[]")).sql;
+
 const memberParams = (p: SendPair) => [p.chatId, p.userId, 1];
-const messageParams = (p: SendPair) => [p.chatId, p.userId, "text", FLOOR_TEXT, null, null, null, null, p.chatId, p.userId, 101];
+/** The message write's parameters, in the compiled statement's order (checked against it once below). */
+const messageParams = (p: SendPair) => [p.chatId, p.userId, "text", FLOOR_TEXT, null, null, null, null, p.chatId, p.userId, NOTIFIED_MEMBERS_CAP];
+{
+  const sample = { chatId: 3, userId: 4 };
+  if (JSON.stringify(messageWrite(sample).params) !== JSON.stringify(messageParams(sample)))
+    throw new Error("bench send: messageParams no longer matches messageWriteStatement's parameters");
+}
 
 /** The events parameter the server builds from the message write's answer: notifications, then message_created. */
 function eventsOf(row: Record<string, unknown>): unknown[] {

@@ -9,7 +9,7 @@
  * after the commit is visible, so position N+1 cannot exist before N is committed or rolled back.
  * The lock is held for the event insert and the commit only, not for the business work before it.
  */
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "../db/client";
 import type { DurableEventType, EventData } from "./event-types";
 
@@ -50,9 +50,14 @@ export class EventSink {
 export async function writeEvents(tx: Tx, sink: EventSink): Promise<number | null> {
   if (sink.pending.length === 0) return null;
   const pending = JSON.stringify(sink.pending.map((e) => ({ chat_id: e.chatId, user_id: e.userId, type: e.type, data: e.data })));
-  const rows = await queryRows<{ last: string | number | null }>(
-    tx,
-    sql`with locked as materialized (select pg_advisory_xact_lock(${EVENT_LOG_LOCK_KEY}::bigint)),
+  const rows = await queryRows<{ last: string | number | null }>(tx, eventLogWriteStatement(pending));
+  const last = rows[0]?.last;
+  return last === null || last === undefined ? null : Number(last);
+}
+
+/** The statement `writeEvents` sends: `pending` is the JSON array of `{chat_id, user_id, type, data}`. */
+export function eventLogWriteStatement(pending: string): SQL {
+  return sql`with locked as materialized (select pg_advisory_xact_lock(${EVENT_LOG_LOCK_KEY}::bigint)),
         pending as materialized (
           select * from rows from (jsonb_to_recordset(${pending}::text::jsonb) as (chat_id int, user_id int, type text, data jsonb))
             with ordinality as e(chat_id, user_id, type, data, i)),
@@ -61,10 +66,7 @@ export async function writeEvents(tx: Tx, sink: EventSink): Promise<number | nul
         placed as (select e.chat_id, e.user_id, e.type, e.data, p.seq from pending e join positions p using (i)),
         chat_rows as (insert into chat_events (chat_id, seq, type, data) select chat_id, seq, type, data from placed where chat_id is not null),
         user_rows as (insert into user_events (user_id, seq, type, data) select user_id, seq, type, data from placed where chat_id is null and user_id is not null)
-        select max(seq) as last from placed`,
-  );
-  const last = rows[0]?.last;
-  return last === null || last === undefined ? null : Number(last);
+        select max(seq) as last from placed`;
 }
 
 /** Highest position drawn so far (committed or not); 0 before the first event. */
