@@ -109,6 +109,29 @@ describe("delivery_status", () => {
     ]);
   });
 
+  test("a history page measures each message against the members other than its sender, the sender leading or not", async () => {
+    const chat = await chatOf(server, "group", alice, [bob, carol]);
+    const a1 = await sendText(http, alice, chat);
+    const b1 = await sendText(http, bob, chat);
+    const a2 = await sendText(http, alice, chat);
+    const c1 = await sendText(http, carol, chat);
+    await markStatus(http, alice, chat, c1.id, "message_read"); // alice leads by far
+    await markStatus(http, bob, chat, a1.id, "message_read"); // the second reader: exactly at a1
+    await markStatus(http, carol, chat, b1.id, "message_delivered");
+    const page = await http.get(`/messages/${chat}`, { token: carol.token });
+    expect(page.body.map((x: { id: number; delivery_status: string }) => [x.id, x.delivery_status])).toEqual([
+      [c1.id, "read"], // alice read it
+      [a2.id, "sent"], // alice's own mark does not count; bob read up to a1, carol got up to b1
+      [b1.id, "read"], // alice read it
+      [a1.id, "read"], // alice leads but is its sender: bob's mark, the second, reaches it
+    ]);
+    // Each single message read through the thread path (statuses probed per row) agrees.
+    for (const m of page.body as { id: number; delivery_status: string }[]) {
+      const thread = await http.get(`/messages/${m.id}/thread`, { token: carol.token });
+      expect(thread.body[0].delivery_status).toBe(m.delivery_status);
+    }
+  });
+
   test("a page spanning many messages and chats (search) gets each status right", async () => {
     const chatA = await chatOf(server, "group", alice, [bob]);
     const chatB = await chatOf(server, "group", alice, [carol]);

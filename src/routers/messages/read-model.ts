@@ -100,9 +100,35 @@ export const deliveryStatusSql = sql`case
   when exists (select 1 from chat_members d where d.chat_id = m.chat_id and d.last_delivered_message_id >= m.id and d.user_id <> m.sender_id) then 'delivered'
   else 'sent' end`;
 
-/** What a statement selects from `messages m` to build a MessageRead (`toMessageReadFromRow`). */
-export const messageReadColumns = sql`m.id, m.chat_id, m.sender_id, m.reply_to_message_id, m.forwarded_from_message_id, m.type, m.text,
-  m.attachment_waveform, m.created_at, m.updated_at, ${deliveryStatusSql} as delivery_status`;
+/**
+ * The same rule for a page inside one chat, against that chat's leaders read once (`chatMarkLeaders`)
+ * instead of two index probes per row: the furthest other member is the first leader unless that is
+ * the sender, then the second. On the benchmark's history page the probes were 147 of 181 buffers.
+ */
+export const deliveryStatusFromLeadersSql = sql`case
+  when m.id <= case when lr.u1 <> m.sender_id then lr.k1 else lr.k2 end then 'read'
+  when m.id <= case when ld.u1 <> m.sender_id then ld.k1 else ld.k2 end then 'delivered'
+  else 'sent' end`;
+
+/** The two members furthest ahead by `column` in `chatId`: the first one's user (u1) and both marks (k1, k2; null when absent). */
+const leaderPair = (chatId: number, column: SQL) => sql`
+  select (array_agg(l.user_id order by l.mark desc))[1] as u1,
+         (array_agg(l.mark order by l.mark desc))[1] as k1,
+         (array_agg(l.mark order by l.mark desc))[2] as k2
+  from (select r.user_id, ${column} as mark from chat_members r
+        where r.chat_id = ${chatId} and ${column} > 0 order by ${column} desc limit 2) l`;
+
+/** Joins `lr` and `ld`, the leaders `deliveryStatusFromLeadersSql` reads, for one chat. */
+export const chatMarkLeaders = (chatId: number) => sql`
+  cross join lateral (${leaderPair(chatId, sql`r.last_read_message_id`)}) lr
+  cross join lateral (${leaderPair(chatId, sql`r.last_delivered_message_id`)}) ld`;
+
+/** What a statement selects from `messages m` to build a MessageRead (`toMessageReadFromRow`), with the status computed by `status`. */
+export const messageReadColumnsWith = (status: SQL) => sql`m.id, m.chat_id, m.sender_id, m.reply_to_message_id, m.forwarded_from_message_id, m.type, m.text,
+  m.attachment_waveform, m.created_at, m.updated_at, ${status} as delivery_status`;
+
+/** `messageReadColumnsWith` for rows of any chats: the status probed per row. */
+export const messageReadColumns = messageReadColumnsWith(deliveryStatusSql);
 
 type BigintText = string | number;
 

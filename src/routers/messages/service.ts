@@ -14,7 +14,7 @@ import { literalLimit } from "../../db/sql-fragments";
 import { MESSAGE_NOT_FOUND, requireVisibleMessage, visibleTo } from "./access";
 import { storeMentions } from "./compose";
 import { messageEvents } from "./events";
-import { messageReadColumns, messageReadFor, messageReadsFor, toMessageReadFromRow, type MessageReadRow, type MessageRow } from "./read-model";
+import { chatMarkLeaders, deliveryStatusFromLeadersSql, messageReadColumnsWith, messageReadFor, messageReadsFor, toMessageReadFromRow, type MessageReadRow, type MessageRow } from "./read-model";
 import type { TMessageRead, TMessageStatusRead, TMessageStatusUpdateRequest } from "./schemas";
 
 export { sendMessage } from "./send";
@@ -44,8 +44,9 @@ export function historyPageQuery(userId: number, input: { chat_id: number; limit
   const upper = input.before_id !== undefined ? sql`${input.before_id}` : sql.raw("9223372036854775807");
   return sql`select cm.user_id as member, p.*
         from chat_members cm
+        ${chatMarkLeaders(input.chat_id)}
         left join lateral (
-          select ${messageReadColumns}
+          select ${messageReadColumnsWith(deliveryStatusFromLeadersSql)}
           from messages m
           where (m.chat_id, m.id) > (${input.chat_id}, cm.cleared_before_message_id) and (m.chat_id, m.id) < (${input.chat_id}, ${upper})
             and m.deleted_at is null
