@@ -106,20 +106,23 @@ export async function seed(s: DatasetSize, log: (m: string) => void): Promise<Se
   });
   for (let i = 0; i < planRows.length; i += 1000) await sql`insert into plan ${sql(planRows.slice(i, i + 1000))}`;
   await sql`
-    insert into chats (id, public_id, type, title, unique_key, members_count)
+    insert into chats (id, public_id, type, title, unique_key, members_count, created_at, last_activity_at)
     select p.chat_id,
       upper(lpad(to_hex(p.chat_id), 8, '0')) || 'BENCHCHAT0000000',
       case when p.size = 2 then 'private' when p.chat_id = 1 then 'channel' else 'group' end,
       case when p.size = 2 then null else 'Bench chat ' || p.chat_id end,
       case when p.size = 2 then 'p:' || least(case when p.with_user1 then 1 else p.start end, p.start + 1)
         || ':' || greatest(case when p.with_user1 then 1 else p.start end, p.start + 1) end,
-      p.size
+      p.size,
+      -- Before the first message (20 days ago): a chat created at seed time and never written to
+      -- would sort above every chat with messages, and the chat list would read mostly empty chats.
+      now() - interval '21 days', now() - interval '21 days'
     from plan p`;
   await sql`select setval(pg_get_serial_sequence('chats', 'id'), ${s.chats}::int)`;
   await sql`
-    insert into chat_members (chat_id, user_id, role)
+    insert into chat_members (chat_id, user_id, role, joined_at)
     select p.chat_id, case when k = 0 and p.with_user1 then 1 else p.start + k end,
-      case when k = 0 then 'owner' else 'member' end
+      case when k = 0 then 'owner' else 'member' end, now() - interval '21 days'
     from plan p, generate_series(0, p.size - 1) k`;
   t(`${s.chats} chats`);
 
