@@ -5,8 +5,10 @@
  * input/output validation and middleware.
  *
  * Invariants:
- * - Static segments beat `{param}` segments whatever the definition order (`/messages/search`
- *   never reaches `/messages/{chat_id}`): candidates are ranked segment by segment.
+ * - Static segments beat `{param}` segments whatever the definition order and the method
+ *   (`/messages/search` never reaches `/messages/{chat_id}`, not even as `DELETE`, which answers
+ *   405): a word that some route has as a static segment at that position, after a compatible
+ *   prefix, is never a parameter's value there (ids are numbers and tokens, never such words).
  * - A path that exists with another method answers 405 with `Allow`; no match at all, 404.
  * - Query and path values arrive as strings and are coerced to the number/boolean their zod
  *   field expects; anything that does not look like one is passed on for zod to reject (422).
@@ -29,6 +31,8 @@ interface Route {
   procedurePath: string;
   status: number;
   coercions: Record<string, Coercion>;
+  /** Per segment position of a `{param}`: the static words other routes have there (see the invariants). */
+  shadowed: Map<number, Set<string>>;
   call: (ctx: Context, input: unknown) => Promise<unknown>;
 }
 
@@ -56,6 +60,7 @@ export function createRestBridge(procedures: Record<string, unknown>, opts: { pr
       procedurePath: path,
       status: proc._def.meta?.status ?? 200,
       coercions: coercionsOf(proc._def.inputs[0]),
+      shadowed: new Map(),
       // What `createCaller(ctx)[path](input)` runs, minus the proxy it builds per call.
       call: (ctx, input) => callProcedure(proc, { path, getRawInput: async () => input, ctx, type: proc._def.type, signal: undefined, batchIndex: 0 }),
     });
@@ -70,6 +75,8 @@ export function createRestBridge(procedures: Record<string, unknown>, opts: { pr
     }
     return 0;
   });
+
+  for (const route of routes) shadowStaticWords(route, routes);
 
   const byLength = new Map<number, Route[]>();
   for (const r of routes) {
@@ -92,6 +99,10 @@ export function createRestBridge(procedures: Record<string, unknown>, opts: { pr
             break;
           }
         } else if (seg) {
+          if (route.shadowed.get(i)?.has(part)) {
+            ok = false;
+            break;
+          }
           params[seg.param] = part;
         }
       }
@@ -179,6 +190,28 @@ function coerce(value: string, kind: Coercion | undefined): unknown {
     return value;
   }
   return value;
+}
+
+/**
+ * Fills `route.shadowed`: for each of its `{param}` positions, the static words that any route
+ * (of any length and method) has at that position after segments compatible with this route's
+ * (equal words, or a parameter on either side).
+ */
+function shadowStaticWords(route: Route, routes: readonly Route[]): void {
+  route.segments.forEach((seg, i) => {
+    if (typeof seg === "string") return;
+    const words = new Set<string>();
+    for (const other of routes) {
+      const word = other.segments[i];
+      if (typeof word !== "string") continue;
+      const compatible = route.segments.slice(0, i).every((a, j) => {
+        const b = other.segments[j];
+        return typeof a !== "string" || typeof b !== "string" || a === b;
+      });
+      if (compatible) words.add(word);
+    }
+    if (words.size > 0) route.shadowed.set(i, words);
+  });
 }
 
 /** Which query/path fields of an object input expect numbers or booleans. */

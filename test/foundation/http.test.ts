@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client } from "../helpers/http";
+import { api, client } from "../helpers/http";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { createUser, type TestUser } from "../helpers/users";
 
@@ -40,6 +40,30 @@ describe("error bodies", () => {
     expect(r.status).toBe(405);
     expect(r.headers.get("allow")).toBe("POST");
     expect(Object.keys(r.body)).toEqual(["detail"]);
+  });
+  test("a static segment is never a parameter, whatever the method: 405 with the static route's Allow, or 404", async () => {
+    // Each of these has a `{id}` twin with this method (DELETE /chats/{chat_id}, ...), which used to answer 422.
+    for (const [method, path, allow] of [
+      ["DELETE", "/chats/saved", "GET"],
+      ["DELETE", "/chats/discover", "GET"],
+      ["GET", "/chats/join-by-invite", "POST"],
+      ["DELETE", "/messages/search", "GET"],
+    ] as const) {
+      const r = await api(server.url, method, path, { token: alice.token });
+      expect([path, r.status, r.headers.get("allow")]).toEqual([path, 405, allow]);
+      expect(r.body).toEqual({ detail: "Method not allowed" });
+    }
+    // No route at all once the static word is not an id.
+    for (const [method, path] of [
+      ["PATCH", "/chats/saved/title"],
+      ["GET", "/chats/discover/members"],
+      ["POST", "/users/me/contacts"],
+    ] as const) {
+      const r = await api(server.url, method, path, { token: alice.token, body: method === "GET" ? undefined : {} });
+      expect([path, r.status]).toEqual([path, 404]);
+    }
+    // The parameter routes still answer ids.
+    expect((await http.delete("/chats/2147483647", { token: alice.token })).status).toBe(404);
   });
   test("no token on a protected path: 401 with WWW-Authenticate: Bearer", async () => {
     const r = await http.get("/auth/me");
