@@ -179,10 +179,11 @@ describe("static segments win over /users/{user_id}", () => {
     expect(r.status).toBe(204);
     expect((await http.get("/users/contacts", { token: viewer.token })).body.map((u: { id: number }) => u.id)).toEqual([target.id]);
   });
-  test("GET /users/profile reaches /users/{user_id} (only PUT is static there) and is refused, never a profile", async () => {
+  test("GET /users/profile never reaches /users/{user_id}: 405, only PUT exists there", async () => {
     const r = await http.get("/users/profile", { token: alice.token });
-    expect(r.status).toBe(422);
-    expect(r.body.detail).toStartWith("user_id:");
+    expect(r.status).toBe(405);
+    expect(r.headers.get("allow")).toBe("PUT");
+    expect(r.body).toEqual({ detail: "Method not allowed" });
   });
   test("DELETE /users/contacts/by-email is 405, not a contact removal", async () => {
     const r = await http.delete("/users/contacts/by-email", { token: alice.token });
