@@ -221,7 +221,13 @@ export function createGateway(app: App): Gateway {
           const local = members.count(e.chatId);
           if (isPersonal(e) && local > 0 && local <= PERSONAL_FANOUT_LIMIT) {
             const perUser = personal.get(e.seq);
-            for (const u of members.usersOf(e.chatId)) sendToUser(u, encodeEvent(e, perUser?.get(u) ?? e.data));
+            for (const u of members.usersOf(e.chatId)) {
+              const own = perUser?.get(u);
+              // A chat_updated whose receiver has no view of the chat any more (just removed): the
+              // replay leaves it out too. The shared data is only the fallback when personalizing failed.
+              if (!own && perUser && e.type === "chat_updated") continue;
+              sendToUser(u, encodeEvent(e, own ?? e.data));
+            }
           } else {
             publish(chatTopic(e.chatId), encodeEvent(e));
           }

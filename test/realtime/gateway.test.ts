@@ -193,6 +193,20 @@ describe("events", () => {
     await c.close();
   });
 
+  test("a member removed from a chat gets no chat_updated without their own chat view (replay leaves it out too)", async () => {
+    const chat = await createGroup(alice, [bob, carol], "removal view");
+    const c = await WsClient.connect(server.url, carol.token);
+    expect((await http.patch(`/chats/${chat}/title`, { token: alice.token, body: { title: "renamed" } })).status).toBe(200);
+    expect((await http.delete(`/chats/${chat}/members/${carol.id}`, { token: alice.token })).status).toBe(204);
+    await c.waitFor((f) => f.type === "chat_deleted" && f.data.chat_id === chat);
+    const live = c.durable().filter((f) => f.data.chat_id === chat || f.data.chat?.id === chat);
+    // The rename with her view of the chat, then her removal; the removal's chat-level update (the
+    // chat's new member count) went to the remaining members only, as the shared row it is for her.
+    expect(live.map((f) => f.type)).toEqual(["chat_updated", "chat_deleted"]);
+    expect(live[0]?.data.chat).toMatchObject({ id: chat, title: "renamed", my_role: "member" });
+    await c.close();
+  });
+
   test("a user's remaining socket keeps its topics when another of their sockets closes", async () => {
     const first = await WsClient.connect(server.url, carol.token);
     const second = await WsClient.connect(server.url, carol.token);
