@@ -105,7 +105,7 @@ test("fewer users online than the page has members: the online set is read once,
     const list = await aliceList();
     expect(list.get(groupId)?.online_count).toBe(2);
     expect(list.get(privateId)).toMatchObject({ online_count: 1, counterpart_is_online: false });
-    expect(list.get(savedId)?.online_count).toBe(0);
+    expect(list.get(savedId)?.online_count).toBe(1); // alice herself, its only member
     expect(calls.filter((c) => c.method === "leaseMembers" && c.key === presenceKeys.online).length).toBe(1);
     expect(calls.some((c) => c.method === "leasesHeld")).toBe(false);
   } finally {
@@ -127,5 +127,23 @@ test("a chat read on its own (GET /chats/{id}) counts the same way", async () =>
   } finally {
     counting = false;
     await offline([bob.id, dave.id, ...strangers]);
+  }
+});
+
+test("a private chat's online_count leaves out a counterpart who hides their presence; the saved chat counts its owner", async () => {
+  await online([alice.id, bob.id]);
+  try {
+    expect((await aliceList()).get(privateId)).toMatchObject({ online_count: 2, counterpart_is_online: true });
+    expect((await http.put("/users/profile", { token: bob.token, body: { privacy_last_seen: "nobody" } })).status).toBe(200);
+    const list = await aliceList();
+    expect(list.get(privateId)).toMatchObject({ online_count: 1, counterpart_is_online: null }); // alice only
+    expect(list.get(groupId)?.online_count).toBe(2); // a group's count is not a counterpart's presence
+    expect(list.get(savedId)?.online_count).toBe(1);
+    expect((await http.get(`/chats/${privateId}`, { token: alice.token })).body).toMatchObject({ online_count: 1, counterpart_is_online: null });
+    // Bob still sees alice (her presence is not hidden) and himself.
+    expect((await http.get(`/chats/${privateId}`, { token: bob.token })).body).toMatchObject({ online_count: 2, counterpart_is_online: true });
+  } finally {
+    await http.put("/users/profile", { token: bob.token, body: { privacy_last_seen: "everyone" } });
+    await offline([alice.id, bob.id]);
   }
 });

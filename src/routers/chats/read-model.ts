@@ -188,7 +188,9 @@ export async function loadChatReadsOf(app: App, db: DbOrTx, viewerId: number, so
       unread_mentions_count: Number(b.mentions ?? 0),
       pinned_message_id: toNumOrNull(b.pinned_message_id),
       members_count: b.members_count,
-      online_count: presence.countByChat.get(id) ?? 0,
+      // A counterpart who hides their presence from the viewer is not counted either: in a pair the
+      // count would tell what counterpart_is_online hides.
+      online_count: (presence.countByChat.get(id) ?? 0) - (cp && !cpPresence && presence.online.has(cp.id) ? 1 : 0),
       subscribers_count: b.type === "channel" ? b.members_count : null,
       counterpart_user_id: isPrivate ? (cp?.id ?? null) : null,
       counterpart_name: isPrivate ? (cp?.name ?? null) : null,
@@ -207,7 +209,7 @@ export async function loadChatReadsOf(app: App, db: DbOrTx, viewerId: number, so
 }
 
 interface PagePresence {
-  /** Online members per chat (saved chats and chats with nobody online are missing). */
+  /** Online members per chat (chats with nobody online are missing). */
   countByChat: Map<number, number>;
   /** The online members of those chats (counterparts among them). */
   online: Set<number>;
@@ -223,11 +225,9 @@ interface PagePresence {
  */
 async function onlinePresenceOf(app: App, db: DbOrTx, rows: ChatReadRow[], onlineTotal: number): Promise<PagePresence> {
   const presence: PagePresence = { countByChat: new Map(), online: new Set() };
-  // Saved chats have no online_count.
-  const chats = rows.filter((r) => !r.is_saved);
-  if (onlineTotal === 0 || chats.length === 0) return presence;
-  const chatIds = intArray(chats.map((r) => Number(r.id)));
-  const pageMembers = chats.reduce((n, r) => n + Number(r.members_count), 0);
+  if (onlineTotal === 0 || rows.length === 0) return presence;
+  const chatIds = intArray(rows.map((r) => Number(r.id)));
+  const pageMembers = rows.reduce((n, r) => n + Number(r.members_count), 0);
   let memberships: { chat_id: number; user_id: number }[];
   if (pageMembers <= onlineTotal) {
     memberships = await queryRows(db, sql`select chat_id, user_id from chat_members where chat_id = any(${chatIds}::int[])`);
