@@ -61,6 +61,18 @@ describe("register and verify email", () => {
     expect(sameUsername.status).toBe(409);
   });
 
+  test("registrations racing for one email or username: one 201, the others 409 naming what is taken", async () => {
+    // All pass the first check while they hash the password; the unique index decides.
+    const acc = uniqueAccount();
+    const sameEmail = await Promise.all([0, 1, 2, 3].map((i) => http.post("/auth/register", { body: { ...acc, username: `${acc.username}e${i}` } })));
+    expect(sameEmail.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
+    for (const r of sameEmail.filter((r) => r.status === 409)) expect(r.body).toEqual({ detail: "Email already registered" });
+    const other = uniqueAccount();
+    const sameUsername = await Promise.all([0, 1, 2].map((i) => http.post("/auth/register", { body: { ...other, email: `u${i}.${other.email}` } })));
+    expect(sameUsername.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+    for (const r of sameUsername.filter((r) => r.status === 409)) expect(r.body).toEqual({ detail: "Username already taken" });
+  });
+
   test("unknown or malformed verification token: 400", async () => {
     expect((await http.post("/auth/verify-email", { body: { token: "nope" } })).status).toBe(400);
     expect((await http.post("/auth/verify-email", { body: { token: "" } })).status).toBe(422);

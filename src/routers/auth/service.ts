@@ -17,6 +17,7 @@ import { MailUnavailableError } from "../../mail/mailer";
 import { isoFromDriver } from "../../lib/pg-timestamp";
 import { MAX_ID } from "../../lib/zod";
 import type { TAuthUserResponse, ZLoginRequest, ZRegisterRequest } from "./schemas";
+import { isUniqueViolation } from "../../db/errors";
 
 type User = typeof users.$inferSelect;
 
@@ -80,13 +81,7 @@ export async function register(app: App, input: z.output<typeof ZRegisterRequest
 
 /** Creates the account; answers the new user. Taken email or username: 409. */
 export async function registerUser(app: App, input: z.output<typeof ZRegisterRequest>): Promise<User> {
-  const taken = await app.db
-    .select({ email: users.email, username: users.username })
-    .from(users)
-    .where(sql`${users.email} = ${input.email} or lower(${users.username}) = lower(${input.username})`)
-    .limit(2);
-  if (taken.some((t) => t.email === input.email)) throw conflict("Email already registered");
-  if (taken.length) throw conflict("Username already taken");
+  await refuseTaken(app, input);
   const passwordHash = await hashPassword(input.password);
   try {
     const [user] = await app.db
@@ -96,12 +91,24 @@ export async function registerUser(app: App, input: z.output<typeof ZRegisterReq
     if (!user) throw new Error("insert returned nothing");
     return user;
   } catch (err) {
-    // A concurrent registration won the unique index.
-    if ((err as { code?: string }).code === "23505" || /unique/i.test(String((err as Error).message))) {
+    // A concurrent registration won the unique index while this one hashed: say which, as above.
+    if (isUniqueViolation(err)) {
+      await refuseTaken(app, input);
       throw conflict("Email or username already registered");
     }
     throw err;
   }
+}
+
+/** 409 naming what is taken: the email, else the username (case-insensitively). */
+async function refuseTaken(app: App, input: { email: string; username: string }): Promise<void> {
+  const taken = await app.db
+    .select({ email: users.email, username: users.username })
+    .from(users)
+    .where(sql`${users.email} = ${input.email} or lower(${users.username}) = lower(${input.username})`)
+    .limit(2);
+  if (taken.some((t) => t.email === input.email)) throw conflict("Email already registered");
+  if (taken.length) throw conflict("Username already taken");
 }
 
 /**

@@ -5,6 +5,7 @@ import { users } from "../../db/schema";
 import { conflict, notFound } from "../../errors";
 import { userCardsFor } from "./cards";
 import type { TUserProfileUpdate, TUserRead } from "./schemas";
+import { isUniqueViolation } from "../../db/errors";
 
 export const USER_NOT_FOUND = "User not found";
 
@@ -13,13 +14,6 @@ export async function getUserAs(db: DbOrTx, viewerId: number, userId: number): P
   const card = (await userCardsFor(db, viewerId, [userId])).get(userId);
   if (!card) throw notFound(USER_NOT_FOUND);
   return card.profile;
-}
-
-/** 23505 from either driver, also when drizzle wraps it (DrizzleQueryError keeps it as `cause`). */
-function isUniqueViolation(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 3; e = (e as { cause?: unknown }).cause, depth++)
-    if ((e as { code?: unknown }).code === "23505") return true;
-  return false;
 }
 
 /** Applies the fields present in `input`; email is not editable here (it is not in the schema). */
