@@ -47,7 +47,7 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
       return seen.ctx;
     };
     if (path.startsWith("/health")) {
-      const r = await handleHealth(app, path);
+      const r = await handleHealth(app, req.method, path);
       if (r) return r;
     }
     if (path.startsWith(`${API_PREFIX}/`) || path === API_PREFIX) {

@@ -29,6 +29,19 @@ describe("health", () => {
   });
 });
 
+describe("health methods", () => {
+  test("another method than GET on a health path: 405 {detail} with Allow: GET", async () => {
+    for (const path of ["/health", "/health/live", "/health/ready"]) {
+      for (const method of ["POST", "PUT", "DELETE"]) {
+        const r = await api(server.url, method, path);
+        expect([method, path, r.status, r.headers.get("allow")]).toEqual([method, path, 405, "GET"]);
+        expect(r.body).toEqual({ detail: "Method not allowed" });
+      }
+    }
+    expect((await fetch(`${server.url}/health`, { method: "HEAD" })).status).toBe(200);
+  });
+});
+
 describe("error bodies", () => {
   test("unknown path: 404 {detail}", async () => {
     const r = await http.get("/api/v1/definitely/not/here");
