@@ -4,9 +4,17 @@
  * `loadConfig(env)` is pure so tests can build configs for in-process servers; `ConfigError` carries
  * the one line printed at start-up (no stack trace for configuration mistakes).
  */
+import { isIP } from "node:net";
 import { z } from "zod";
 
 export class ConfigError extends Error {}
+
+/** An IPv4/IPv6 address, or a DNS host name; dotted digits that are no IPv4 address (999.1.1.1) are neither. */
+function isListenHost(host: string): boolean {
+  if (isIP(host) !== 0) return true;
+  if (/^[\d.]+$/.test(host)) return false;
+  return host.length <= 253 && host.split(".").every((label) => /^[a-z\d]([a-z\d-]{0,61}[a-z\d])?$/i.test(label));
+}
 
 const boolFromString = (fallback: boolean) =>
   z
@@ -62,7 +70,11 @@ const optionalString = z
 const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: nonNegativeInt(3000).refine((p) => p <= 65535, "must be a port number (0..65535)"),
-  HOST: z.string().min(1).default("127.0.0.1"),
+  HOST: z
+    .string()
+    .min(1)
+    .default("127.0.0.1")
+    .refine(isListenHost, "must be an IP address or a host name (letters, digits, hyphens, dots)"),
   DATA_DIR: z.string().min(1).default(".data"),
   DATABASE_URL: url(["postgres:", "postgresql:"]),
   REDIS_URL: url(["redis:", "rediss:"]),

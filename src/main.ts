@@ -15,7 +15,16 @@ try {
 }
 
 const app = await createApp(config);
-const running = await startServer(app);
+let running: Awaited<ReturnType<typeof startServer>>;
+try {
+  running = await startServer(app);
+} catch (err) {
+  // Port taken, or a host name that does not resolve here: one line, like a configuration error.
+  const code = (err as { code?: string }).code;
+  console.error(`start-up error: cannot listen on ${config.HOST}:${config.PORT} (HOST, PORT): ${code ?? (err as Error).message}`);
+  await app.close().catch(() => {});
+  process.exit(1);
+}
 app.log.info("listening", {
   url: running.url,
   database: app.database.kind,

@@ -67,6 +67,26 @@ describe("configuration", () => {
     expect(r.out).not.toContain("    at ");
   });
 
+  test("a HOST that is no address or host name, or a port already taken: one line naming them, exit 1", async () => {
+    for (const host of ["999.1.1.1", "not_a_host"]) {
+      const r = await runMain({ HOST: host, PORT: "0" });
+      expect([host, r.code, r.out.trim().split("\n").length]).toEqual([host, 1, 1]);
+      expect(r.out).toContain("configuration error: HOST:");
+    }
+    expect(() => loadConfig({ HOST: "::1" })).not.toThrow();
+    expect(() => loadConfig({ HOST: "my-host.internal" })).not.toThrow();
+    const taken = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+    try {
+      const r = await runMain({ HOST: "127.0.0.1", PORT: String(taken.port) });
+      expect(r.code).toBe(1);
+      expect(r.out.trim().split("\n")).toHaveLength(1);
+      expect(r.out).toContain(`cannot listen on 127.0.0.1:${taken.port} (HOST, PORT): EADDRINUSE`);
+      expect(r.out).not.toContain("    at ");
+    } finally {
+      taken.stop(true);
+    }
+  });
+
   test("production start without services exits 1 naming each missing variable", async () => {
     const r = await runMain({ NODE_ENV: "production" });
     expect(r.code).toBe(1);
