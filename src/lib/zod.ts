@@ -18,6 +18,12 @@ export const ZTimestamp = z.string().meta({ format: "date-time", example: "2026-
 export const zNonBlank = (max: number) =>
   z.string().max(max, `must be at most ${max} characters`).refine((s) => s.trim().length > 0, "must not be empty");
 
+/** An avatar link (users and chats): shown to others, so http(s) only, never `javascript:` or a bare word. */
+export const ZAvatarUrl = z
+  .string()
+  .max(2048, "must be at most 2048 characters")
+  .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), "must be an http(s) URL");
+
 export const ZMessageResponse = z.object({ message: z.string() }).meta({ id: "MessageResponse" });
 export type TMessageResponse = z.infer<typeof ZMessageResponse>;
 

@@ -48,6 +48,16 @@ describe("title and profile", () => {
     expect((await http.patch(`/chats/${groupId}/profile`, { token: member.token, body: { description: "x" } })).status).toBe(403);
   });
 
+  test("a chat's avatar_url must be an http(s) URL, as a user's (422 naming the field)", async () => {
+    for (const bad of ["javascript:alert(1)", "", "not a url", "ftp://cdn.example.com/g.png"]) {
+      const r = await http.patch(`/chats/${groupId}/profile`, { token: owner.token, body: { avatar_url: bad } });
+      expect([bad, r.status, r.body.detail]).toEqual([bad, 422, "avatar_url: must be an http(s) URL"]);
+    }
+    const cleared = await http.patch(`/chats/${groupId}/profile`, { token: owner.token, body: { avatar_url: null } });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.avatar_url).toBeNull();
+  });
+
   test("a private chat has no title or profile (422)", async () => {
     const chat = await createPrivate(http, owner, outsider);
     expect((await http.patch(`/chats/${chat.id}/title`, { token: owner.token, body: { title: "T" } })).status).toBe(422);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { CHAT_ROLES, CHAT_TYPES, MESSAGE_TYPES } from "../../db/schema";
-import { ZBigId, ZId, ZTimestamp, zLimit, zNonBlank } from "../../lib/zod";
+import { ZAvatarUrl, ZBigId, ZId, ZTimestamp, zLimit, zNonBlank } from "../../lib/zod";
 
 export const ZChatType = z.enum(CHAT_TYPES).meta({ id: "ChatType" });
 export const ZChatMemberRole = z.enum(CHAT_ROLES).meta({ id: "ChatMemberRole" });
@@ -9,7 +9,6 @@ export const HANDLE_PATTERN = /^[a-z0-9_]{4,32}$/;
 export const ZHandle = z.string().regex(HANDLE_PATTERN, "must be 4-32 lower-case letters, digits or underscores");
 export const ZChatTitle = zNonBlank(128);
 export const ZDescription = z.string().max(1024, "must be at most 1024 characters");
-export const ZAvatarUrl = z.string().max(2048, "must be at most 2048 characters");
 
 export const ZChatRead = z
   .object({

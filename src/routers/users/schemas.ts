@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { PRIVACY_LEVELS } from "../../db/schema";
-import { ZId, ZTimestamp, zLimit } from "../../lib/zod";
+import { ZAvatarUrl, ZId, ZTimestamp, zLimit } from "../../lib/zod";
 import { ZEmail, ZName, ZUsername } from "../auth/schemas";
 
 export const ZPrivacyLevel = z.enum(PRIVACY_LEVELS, "must be one of everyone, contacts, nobody").meta({ id: "PrivacyLevel" });
@@ -39,11 +39,6 @@ export const ZUserSearchRead = z
   })
   .meta({ id: "UserSearchRead" });
 export type TUserSearchRead = z.infer<typeof ZUserSearchRead>;
-
-const ZAvatarUrl = z
-  .string()
-  .max(2048, "must be at most 2048 characters")
-  .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), "must be an http(s) URL");
 
 export const ZUserProfileUpdate = z
   .object({
