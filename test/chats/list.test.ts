@@ -44,6 +44,28 @@ describe("GET /chats order and paging", () => {
     expect(list.body[2].last_message_text).toBe("bump");
   });
 
+  test("a newest message deleted for everyone no longer counts as activity: the next newest does, else creation", async () => {
+    const owner = await createUser(server);
+    const older = (await createGroup(http, owner, { title: "Activity older" })).id;
+    const newer = (await createGroup(http, owner, { title: "Activity newer" })).id;
+    const first = await sendText(http, owner, older, "first");
+    const second = await sendText(http, owner, older, "second");
+    expect(await chatIds(http, owner)).toEqual([older, newer]);
+    expect((await http.delete(`/messages/${second}?for_all=true`, { token: owner.token })).status).toBe(204);
+    expect(await chatIds(http, owner)).toEqual([older, newer]); // "first" is still newer than the other chat
+    const bump = await sendText(http, owner, newer, "bump");
+    expect(await chatIds(http, owner)).toEqual([newer, older]);
+    expect((await http.delete(`/messages/${bump}?for_all=true`, { token: owner.token })).status).toBe(204);
+    expect(await chatIds(http, owner)).toEqual([older, newer]); // back to its creation, before "first"
+    expect((await http.delete(`/messages/${first}?for_all=true`, { token: owner.token })).status).toBe(204);
+    expect(await chatIds(http, owner)).toEqual([newer, older]); // both by creation now
+    // Deleting an older message leaves a newer activity alone.
+    const a = await sendText(http, owner, older, "a");
+    await sendText(http, owner, older, "b");
+    expect((await http.delete(`/messages/${a}?for_all=true`, { token: owner.token })).status).toBe(204);
+    expect((await http.get("/chats", { token: owner.token })).body[0]).toMatchObject({ id: older, last_message_text: "b" });
+  });
+
   test("paging with limit 1..3 and before_id visits every chat exactly once, in order", async () => {
     const full = await chatIds(http, user);
     expect(full.length).toBe(7);

@@ -129,6 +129,14 @@ export async function deleteMessage(app: App, userId: number, input: { message_i
       if (done.length === 0) throw notFound(MESSAGE_NOT_FOUND);
       // A deleted message no longer counts as a mention anywhere.
       await tx.delete(messageMentions).where(and(eq(messageMentions.chatId, chat.id), eq(messageMentions.messageId, message.id)));
+      // The chat list orders by the newest message, else creation (CONTRACT §5): when this was the
+      // newest, the activity falls back to the newest one left. A send that commits meanwhile has
+      // moved the activity past this message, and the condition then leaves its value alone.
+      await tx.execute(sql`
+        update chats c set last_activity_at = coalesce(
+          (select m.created_at from messages m where m.chat_id = c.id and m.deleted_at is null order by m.id desc limit 1), c.created_at)
+        where c.id = ${chat.id}
+          and c.last_activity_at <= (select d.created_at from messages d where d.chat_id = c.id and d.id = ${message.id})`);
       messageEvents.deletedForAll(events, chat.id, message.id);
     });
     return;
