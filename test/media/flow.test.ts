@@ -109,6 +109,30 @@ describe.each(drivers)("media flow on $name storage", (driver) => {
     });
   });
 
+  test("a forwarded message carries its attachments into the target chat (the same stored object)", async () => {
+    const messageId = await insertMessage(server, { chatId, senderId: alice.id, type: "file" });
+    const bytes = bytesOf("%PDF forwarded document");
+    const ticket = await upload(http, alice, "application/pdf", bytes);
+    const attached = await http.post("/media/attachments", {
+      token: alice.token,
+      body: { message_id: messageId, file_url: ticket.file_url, file_type: "application/pdf", file_size: bytes.byteLength },
+    });
+    expect(attached.status).toBe(200);
+    const target = await insertChat(server, { ownerId: bob.id, memberIds: [] });
+    const forwarded = await http.post(`/messages/${messageId}/forward`, { token: bob.token, body: { target_chat_id: target } });
+    expect(forwarded.status).toBe(201);
+    expect(forwarded.body).toMatchObject({ type: "file", forwarded_from_message_id: messageId, sender_id: bob.id });
+    const listed = await http.get(`/media/chats/${target}/attachments`, { token: bob.token });
+    expect(listed.body).toEqual([
+      expect.objectContaining({ message_id: forwarded.body.id, sender_id: bob.id, message_type: "file", file_url: ticket.file_url, file_type: "application/pdf", file_size: bytes.byteLength }),
+    ]);
+    expect(listed.body[0].id).not.toBe(attached.body.id);
+    expect((await fetch(listed.body[0].file_url)).status).toBe(200);
+    // The source chat still lists its own attachment once.
+    const source = await http.get(`/media/chats/${chatId}/attachments?limit=200`, { token: alice.token });
+    expect(source.body.filter((a: { file_url: string }) => a.file_url === ticket.file_url)).toHaveLength(1);
+  });
+
   test("listing is newest first and before_id pages through every attachment once", async () => {
     const messageId = await insertMessage(server, { chatId, senderId: bob.id, type: "image" });
     const ids: number[] = [];

@@ -2,7 +2,12 @@
  * Forwarding (CONTRACT §6): the caller must see the source (404) and be able to post in every
  * target (404 not a member, 403 no rights). Every target is checked before anything is written, and
  * all copies are written in one transaction: one forbidden target means nothing is created.
+ *
+ * A copy carries the source's attachments: new rows in the target chat naming the same stored
+ * objects (objects are never deleted, so sharing them is safe), so a forwarded file or voice note is
+ * not an empty message there.
  */
+import { sql } from "drizzle-orm";
 import type { App } from "../../app";
 import { transact } from "../../db/transact";
 import { requireMember, type ChatRow } from "../chats/access";
@@ -40,6 +45,11 @@ export async function forwardToMany(app: App, userId: number, messageId: number,
         attachmentWaveform: source.attachmentWaveform,
       });
       if (!result.created) throw new Error("unreachable: forwards carry no client_message_id");
+      await tx.execute(sql`
+        insert into attachments (chat_id, message_id, uploader_id, file_url, object_key, file_type, file_size, waveform_points)
+        select ${chat.id}, ${result.message.id}, a.uploader_id, a.file_url, a.object_key, a.file_type, a.file_size, a.waveform_points
+        from attachments a where a.chat_id = ${source.chatId} and a.message_id = ${source.id}
+        order by a.id`);
       copies.push(result.message);
     }
     return copies;
