@@ -9,7 +9,8 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, trpc: "NOT_FOUND" },
   METHOD_NOT_ALLOWED: { status: 405, trpc: "METHOD_NOT_SUPPORTED" },
   CONFLICT: { status: 409, trpc: "CONFLICT" },
-  GONE: { status: 410, trpc: "NOT_FOUND" },
+  // tRPC has no GONE; PRECONDITION_FAILED keeps "reload your state" apart from NOT_FOUND for tRPC clients.
+  GONE: { status: 410, trpc: "PRECONDITION_FAILED" },
   PAYLOAD_TOO_LARGE: { status: 413, trpc: "PAYLOAD_TOO_LARGE" },
   UNPROCESSABLE: { status: 422, trpc: "UNPROCESSABLE_CONTENT" },
   RATE_LIMITED: { status: 429, trpc: "TOO_MANY_REQUESTS" },

@@ -182,5 +182,12 @@ describe("resume", () => {
     // Resuming from the floor itself is fine; from beyond the log's end is not.
     expect((await http.get(`/sync?since=${through}`, { token: bob.token })).status).toBe(200);
     expect((await http.get(`/sync?since=${through + 1_000_000}`, { token: bob.token })).status).toBe(410);
+    // Over tRPC the same refusal is PRECONDITION_FAILED (tRPC has no 410), never NOT_FOUND.
+    const viaTrpc = await fetch(`${server.url}/trpc/sync.get?input=${encodeURIComponent(JSON.stringify({ since: old }))}`, {
+      headers: { authorization: `Bearer ${bob.token}` },
+    });
+    const body = (await viaTrpc.json()) as { error: { data: { code: string; detail: string } } };
+    expect([viaTrpc.status, body.error.data.code]).toEqual([412, "PRECONDITION_FAILED"]);
+    expect(body.error.data.detail).toBe(gone.body.detail);
   });
 });
