@@ -217,7 +217,10 @@ function shadowStaticWords(route: Route, routes: readonly Route[]): void {
 /** Which query/path fields of an object input expect numbers or booleans. */
 function coercionsOf(schema: unknown): Record<string, Coercion> {
   const out: Record<string, Coercion> = {};
-  const shape = (schema as { shape?: Record<string, unknown> } | undefined)?.shape;
+  // Through `.optional()` / `.prefault({})` (inputs a tRPC caller may leave out) to the object.
+  let inner = schema as { shape?: Record<string, unknown>; def?: { innerType?: unknown } } | undefined;
+  while (inner && !inner.shape && inner.def?.innerType) inner = inner.def.innerType as typeof inner;
+  const shape = inner?.shape;
   if (!shape) return out;
   for (const [key, field] of Object.entries(shape)) out[key] = kindOf(field);
   return out;

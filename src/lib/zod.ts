@@ -27,5 +27,5 @@ export const ZAvatarUrl = z
 export const ZMessageResponse = z.object({ message: z.string() }).meta({ id: "MessageResponse" });
 export type TMessageResponse = z.infer<typeof ZMessageResponse>;
 
-/** Input of procedures that take nothing; extra fields are ignored. */
-export const ZNoInput = z.object({});
+/** Input of procedures that take nothing; extra fields are ignored, and a tRPC call may leave it out. */
+export const ZNoInput = z.object({}).optional();

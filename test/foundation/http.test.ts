@@ -42,6 +42,23 @@ describe("health methods", () => {
   });
 });
 
+describe("tRPC queries without an input", () => {
+  test("procedures whose fields all have defaults answer a call that leaves the input out, like REST", async () => {
+    for (const path of ["users.me", "auth.me", "chats.list", "chats.discover", "notifications.list", "chats.saved"]) {
+      const r = await fetch(`${server.url}/trpc/${path}`, { headers: { authorization: `Bearer ${alice.token}` } });
+      expect([path, r.status]).toEqual([path, 200]);
+    }
+    const me = (await (await fetch(`${server.url}/trpc/users.me`, { headers: { authorization: `Bearer ${alice.token}` } })).json()) as {
+      result: { data: { id: number } };
+    };
+    expect(me.result.data.id).toBe(alice.id);
+    // REST still coerces the query string of those inputs (a limit is a number, a bad one 422).
+    expect((await http.get("/chats?limit=1", { token: alice.token })).status).toBe(200);
+    expect((await http.get("/chats?limit=abc", { token: alice.token })).status).toBe(422);
+    expect((await http.get("/notifications?limit=0", { token: alice.token })).status).toBe(422);
+  });
+});
+
 describe("error bodies", () => {
   test("unknown path: 404 {detail}", async () => {
     const r = await http.get("/api/v1/definitely/not/here");

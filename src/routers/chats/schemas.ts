@@ -88,10 +88,12 @@ export const ZChatListQuery = z.object({
   before_id: ZId.optional(),
   query: ZQueryText.optional(),
   archived: z.boolean().default(false),
-});
+})
+  // A tRPC call may leave the input out (every field has a default), as REST does.
+  .prefault({});
 export type TChatListQuery = z.infer<typeof ZChatListQuery>;
 
-export const ZChatDiscoverQuery = z.object({ query: ZQueryText.optional(), limit: zLimit(30) });
+export const ZChatDiscoverQuery = z.object({ query: ZQueryText.optional(), limit: zLimit(30) }).prefault({});
 
 export const ZChatCreateRequest = z
   .object({

@@ -16,4 +16,4 @@ export const ZNotificationRead = z
     example: { id: 1, user_id: 1, event_type: "message_created", payload: '{"chat_id":10,"message_id":100,"sender_id":2}', created_at: "2026-03-08T10:15:00Z" },
   });
 
-export const ZNotificationListQuery = z.object({ limit: zLimit(50), before_id: ZBigId.optional() });
+export const ZNotificationListQuery = z.object({ limit: zLimit(50), before_id: ZBigId.optional() }).prefault({});
