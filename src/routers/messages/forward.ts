@@ -7,7 +7,8 @@
  * objects (objects are never deleted, so sharing them is safe), so a forwarded file or voice note is
  * not an empty message there.
  */
-import { sql } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
+import { attachments } from "../../db/schema";
 import type { App } from "../../app";
 import { transact } from "../../db/transact";
 import { requireMember, type ChatRow } from "../chats/access";
@@ -32,6 +33,12 @@ export async function forwardToMany(app: App, userId: number, messageId: number,
   }
   await enforceRateLimit(app, "message", String(userId), app.config.MESSAGE_RATE_LIMIT_PER_MINUTE, 60, true);
   return transact(app, async (tx, events) => {
+    // Read once for every target; most messages have none, and then nothing more is written.
+    const files = await tx
+      .select()
+      .from(attachments)
+      .where(and(eq(attachments.chatId, source.chatId), eq(attachments.messageId, source.id)))
+      .orderBy(asc(attachments.id));
     const copies: TMessageRead[] = [];
     for (const chat of targets) {
       const result = await writeMessage(tx, events, {
@@ -45,11 +52,8 @@ export async function forwardToMany(app: App, userId: number, messageId: number,
         attachmentWaveform: source.attachmentWaveform,
       });
       if (!result.created) throw new Error("unreachable: forwards carry no client_message_id");
-      await tx.execute(sql`
-        insert into attachments (chat_id, message_id, uploader_id, file_url, object_key, file_type, file_size, waveform_points)
-        select ${chat.id}, ${result.message.id}, a.uploader_id, a.file_url, a.object_key, a.file_type, a.file_size, a.waveform_points
-        from attachments a where a.chat_id = ${source.chatId} and a.message_id = ${source.id}
-        order by a.id`);
+      if (files.length > 0)
+        await tx.insert(attachments).values(files.map(({ id: _id, createdAt: _at, ...file }) => ({ ...file, chatId: chat.id, messageId: result.message.id })));
       copies.push(result.message);
     }
     return copies;

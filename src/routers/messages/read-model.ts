@@ -25,21 +25,30 @@ interface Mark {
 
 type Leaders = Map<number, Mark[]>;
 
+/** Which mark a leader is furthest ahead by. */
+type MarkColumn = "last_read_message_id" | "last_delivered_message_id";
+
+/**
+ * The two members of `chatId` furthest ahead by `column` as rows (user_id, mark): one step on
+ * chat_members (chat_id, last_*_message_id). Two suffice for the status rule (see the top).
+ */
+const topTwoMarks = (chatId: SQL, column: MarkColumn) => sql`
+  select r.user_id, r.${sql.raw(column)} as mark from chat_members r
+  where r.chat_id = ${chatId} and r.${sql.raw(column)} > 0
+  order by r.${sql.raw(column)} desc limit 2`;
+
 /** The read leaders and the delivered leaders of each chat, in one statement. */
 async function leadersOf(db: DbOrTx, chatIds: number[]): Promise<{ readers: Leaders; deliverers: Leaders }> {
-  const leaders = (column: SQL) => sql`
-    select cm.user_id, ${column} as mark from chat_members cm
-    where cm.chat_id = c.chat_id and ${column} > 0
-    order by ${column} desc limit 2`;
+  const leaders = (column: MarkColumn) => topTwoMarks(sql`c.chat_id`, column);
   const rows = await queryRows<{ chat_id: number; kind: "read" | "delivered"; user_id: number; mark: string | number }>(
     db,
     sql`select c.chat_id, 'read' as kind, r.user_id, r.mark
         from unnest(${intArray(chatIds)}::int[]) as c(chat_id)
-        cross join lateral (${leaders(sql`cm.last_read_message_id`)}) r
+        cross join lateral (${leaders("last_read_message_id")}) r
         union all
         select c.chat_id, 'delivered', d.user_id, d.mark
         from unnest(${intArray(chatIds)}::int[]) as c(chat_id)
-        cross join lateral (${leaders(sql`cm.last_delivered_message_id`)}) d`,
+        cross join lateral (${leaders("last_delivered_message_id")}) d`,
   );
   const readers: Leaders = new Map();
   const deliverers: Leaders = new Map();
@@ -110,18 +119,17 @@ export const deliveryStatusFromLeadersSql = sql`case
   when m.id <= case when ld.u1 <> m.sender_id then ld.k1 else ld.k2 end then 'delivered'
   else 'sent' end`;
 
-/** The two members furthest ahead by `column` in `chatId`: the first one's user (u1) and both marks (k1, k2; null when absent). */
-const leaderPair = (chatId: number, column: SQL) => sql`
+/** `topTwoMarks` as one row: the first leader's user (u1) and both marks (k1, k2; null when absent). */
+const leaderPair = (chatId: number, column: MarkColumn) => sql`
   select (array_agg(l.user_id order by l.mark desc))[1] as u1,
          (array_agg(l.mark order by l.mark desc))[1] as k1,
          (array_agg(l.mark order by l.mark desc))[2] as k2
-  from (select r.user_id, ${column} as mark from chat_members r
-        where r.chat_id = ${chatId} and ${column} > 0 order by ${column} desc limit 2) l`;
+  from (${topTwoMarks(sql`${chatId}`, column)}) l`;
 
 /** Joins `lr` and `ld`, the leaders `deliveryStatusFromLeadersSql` reads, for one chat. */
 export const chatMarkLeaders = (chatId: number) => sql`
-  cross join lateral (${leaderPair(chatId, sql`r.last_read_message_id`)}) lr
-  cross join lateral (${leaderPair(chatId, sql`r.last_delivered_message_id`)}) ld`;
+  cross join lateral (${leaderPair(chatId, "last_read_message_id")}) lr
+  cross join lateral (${leaderPair(chatId, "last_delivered_message_id")}) ld`;
 
 /** What a statement selects from `messages m` to build a MessageRead (`toMessageReadFromRow`), with the status computed by `status`. */
 export const messageReadColumnsWith = (status: SQL) => sql`m.id, m.chat_id, m.sender_id, m.reply_to_message_id, m.forwarded_from_message_id, m.type, m.text,
