@@ -106,6 +106,24 @@ describe("POST /messages", () => {
     expect(missing.status).toBe(422);
   });
 
+  test("replies: a message the sender cannot see (deleted for them, before their clear point) is 422, like a missing one", async () => {
+    const chat = await chatOf(server, "group", alice, [bob]);
+    const hidden = await sendText(http, alice, chat);
+    expect((await http.delete(`/messages/${hidden.id}?for_all=false`, { token: bob.token })).status).toBe(204);
+    const toHidden = await http.post("/messages", { token: bob.token, body: { chat_id: chat, text: "x", reply_to_message_id: hidden.id } });
+    expect(toHidden.status).toBe(422);
+    expect(toHidden.body.detail).toStartWith("reply_to_message_id:");
+    // Alice still sees it, so she may answer it.
+    expect((await sendText(http, alice, chat, uniqueText("re"), { reply_to_message_id: hidden.id })).reply_to_message_id).toBe(hidden.id);
+
+    const old = await sendText(http, alice, chat);
+    expect((await http.post(`/chats/${chat}/clear`, { token: bob.token })).status).toBe(204);
+    const toCleared = await http.post("/messages", { token: bob.token, body: { chat_id: chat, text: "y", reply_to_message_id: old.id } });
+    expect(toCleared.status).toBe(422);
+    const after = await sendText(http, alice, chat);
+    expect((await sendText(http, bob, chat, uniqueText("re"), { reply_to_message_id: after.id })).reply_to_message_id).toBe(after.id);
+  });
+
   test("@mentions of members are stored; non-members, the sender and unknown names are not", async () => {
     const m = await sendText(http, alice, group, `hey @${bob.username.toUpperCase()} and @${carol.username} and @${alice.username} and @nobody_here`);
     const rows = await server.app.db.select().from(messageMentions).where(eq(messageMentions.messageId, m.id));

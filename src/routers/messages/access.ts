@@ -40,6 +40,16 @@ export async function findMessageRow(db: DbOrTx, messageId: number): Promise<Mes
   return rows[0];
 }
 
+/** True when message `messageId` is in `chatId` and `member` (of that chat) can see it. */
+export async function isVisibleInChat(db: DbOrTx, messageId: number, chatId: number, member: MemberRow): Promise<boolean> {
+  const rows = await db
+    .select({ id: messages.id })
+    .from(messages)
+    .where(and(eq(messages.chatId, chatId), eq(messages.id, messageId), visibleTo(member)))
+    .limit(1);
+  return rows.length > 0;
+}
+
 export interface VisibleMessage {
   message: MessageRow;
   chat: ChatRow;
@@ -53,11 +63,6 @@ export async function requireVisibleMessage(db: DbOrTx, messageId: number, userI
   const { chat, member } = await requireMember(db, message.chatId, userId).catch(() => {
     throw notFound(MESSAGE_NOT_FOUND);
   });
-  const visible = await db
-    .select({ id: messages.id })
-    .from(messages)
-    .where(and(eq(messages.chatId, message.chatId), eq(messages.id, messageId), visibleTo(member)))
-    .limit(1);
-  if (visible.length === 0) throw notFound(MESSAGE_NOT_FOUND);
+  if (!(await isVisibleInChat(db, messageId, message.chatId, member))) throw notFound(MESSAGE_NOT_FOUND);
   return { message, chat, member };
 }

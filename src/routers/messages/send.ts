@@ -9,7 +9,7 @@ import { rateLimited, unprocessable } from "../../errors";
 import { brokerDown, enforceRateLimit } from "../../lib/rate-limit";
 import { sha256Hex } from "../../lib/random";
 import { requireMember } from "../chats/access";
-import { findMessageRow } from "./access";
+import { isVisibleInChat } from "./access";
 import { findByClientId, requireCanPost, writeMessage } from "./compose";
 import { messageReadFor } from "./read-model";
 import type { TMessageCreateRequest, TMessageRead } from "./schemas";
@@ -24,11 +24,10 @@ export async function sendMessage(app: App, senderId: number, input: TMessageCre
   await requireCanPost(app.db, chat, member);
   const text = input.type === "text" || (input.text ?? "").trim().length > 0 ? (input.text ?? null) : null;
   const replyTo = input.reply_to_message_id ?? null;
-  if (replyTo !== null) {
-    const target = await findMessageRow(app.db, replyTo);
-    if (!target || target.chatId !== chat.id || target.deletedAt)
-      throw unprocessable("reply_to_message_id: must be a message of this chat");
-  }
+  // A message the sender cannot see (another chat, deleted for all or for them, before their clear
+  // point) is refused like a missing one.
+  if (replyTo !== null && !(await isVisibleInChat(app.db, replyTo, chat.id, member)))
+    throw unprocessable("reply_to_message_id: must be a message of this chat");
 
   await enforceRateLimit(app, "message", String(senderId), app.config.MESSAGE_RATE_LIMIT_PER_MINUTE, 60, true);
   const cooldown = await claimDuplicateCooldown(app, chat.id, senderId, text, clientMessageId);
