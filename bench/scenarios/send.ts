@@ -29,11 +29,11 @@ const FLOOR_TEXT = "floor message";
  * event-log write (lock, positions, both logs), whose COMMIT the server sends right behind it
  * without waiting for its answer. The two writes are compiled from the server's own statement
  * builders, so the floor follows them; the membership read is drizzle's query builder inside
- * `requireMember`, captured as PostgreSQL logged it (log_min_duration_statement = 0) at 7a84abc:
- * re-capture it when that query changes.
+ * `requireMember`, captured as PostgreSQL logged it (log_min_duration_statement = 0) at 7a84abc (plus
+ * `chats.message_count`, added since): re-capture it when that query changes.
  */
 const MEMBER_READ =
-  'select "chats"."id", "chats"."public_id", "chats"."type", "chats"."title", "chats"."handle", "chats"."description", "chats"."avatar_url", "chats"."is_public", "chats"."is_saved", "chats"."unique_key", "chats"."pinned_message_id", "chats"."invite_token", "chats"."last_message_id", "chats"."last_activity_at", "chats"."members_count", "chats"."created_at", "chats"."updated_at", "chat_members"."id", "chat_members"."chat_id", "chat_members"."user_id", "chat_members"."role", "chat_members"."joined_at", "chat_members"."last_read_message_id", "chat_members"."last_delivered_message_id", "chat_members"."cleared_before_message_id", "chat_members"."archived", "chat_members"."pinned_at", "chat_members"."muted", "chat_members"."hidden", "chat_members"."joined_seq" from "chat_members" inner join "chats" on "chats"."id" = "chat_members"."chat_id" where ("chat_members"."chat_id" = $1 and "chat_members"."user_id" = $2) limit $3';
+  'select "chats"."id", "chats"."public_id", "chats"."type", "chats"."title", "chats"."handle", "chats"."description", "chats"."avatar_url", "chats"."is_public", "chats"."is_saved", "chats"."unique_key", "chats"."pinned_message_id", "chats"."invite_token", "chats"."last_message_id", "chats"."message_count", "chats"."last_activity_at", "chats"."members_count", "chats"."created_at", "chats"."updated_at", "chat_members"."id", "chat_members"."chat_id", "chat_members"."user_id", "chat_members"."role", "chat_members"."joined_at", "chat_members"."last_read_message_id", "chat_members"."last_delivered_message_id", "chat_members"."cleared_before_message_id", "chat_members"."archived", "chat_members"."pinned_at", "chat_members"."muted", "chat_members"."hidden", "chat_members"."joined_seq" from "chat_members" inner join "chats" on "chats"."id" = "chat_members"."chat_id" where ("chat_members"."chat_id" = $1 and "chat_members"."user_id" = $2) limit $3';
 
 const dialect = new PgDialect();
 const messageWrite = (p: SendPair) =>

@@ -1,8 +1,9 @@
 /**
  * Unread counters for live frames, kept in step with the event log by the tailer instead of being
- * counted per event. Counting "messages after the read mark" costs O(unread) per receiver, and a
- * member who never reads makes every later frame of the chat dearer (scenario 5 of the benchmark:
- * p50 71 ms for a 100-member chat, most of it this count).
+ * counted per event. Counting "messages after the read mark" row by row cost O(unread) per
+ * receiver (scenario 5 of the benchmark: p50 71 ms for a 100-member chat, most of it this count);
+ * counts now come from message positions (chats/unread.ts), but a frame still needs the receiver's
+ * newest counted ids and one query per (chat, receiver) set, which the entries save.
  *
  * An entry is counted once (one query for all the missing receivers of a chat), then advanced by
  * the events the tailer reads, in log order:
@@ -18,7 +19,7 @@
  * used first out). A read or delete that reaches into the older part cannot be applied exactly and
  * drops the entry. Entries also expire after ENTRY_TTL_MS, so a change no event describes (none is
  * known today; a future cascade or maintenance write) heals within that time, like the absolute
- * counters of docs/realtime.md promise. The recount is O(unread), so the interval is minutes.
+ * counters of docs/realtime.md promise.
  *
  * Applying an event twice, or an event whose effect the first count already saw (the count reads
  * the database now, which may be ahead of the tailer), changes nothing: ids are a set and marks only
@@ -29,6 +30,7 @@ import { sql, type SQL } from "drizzle-orm";
 import type { App } from "../app";
 import { queryRows } from "../db/client";
 import { intArray } from "../db/sql-fragments";
+import { unreadCountsQuery } from "../routers/chats/unread";
 import type { LoggedEvent } from "./event-types";
 
 export interface Counters {
@@ -37,6 +39,8 @@ export interface Counters {
 }
 
 const KEEP = 32;
+/** Messages above the mark read at most to find the KEEP newest counted ones. */
+const WALK = 4 * KEEP;
 const MAX_ENTRIES = 20_000;
 const ENTRY_TTL_MS = 5 * 60_000;
 
@@ -61,31 +65,40 @@ const keyOf = (chatId: number, userId: number) => `${chatId}:${userId}`;
 /**
  * The counting statement: for each `(chat_id, user_id)` row of `pairs` that is a membership, its
  * mark, counts and newest `keep` counted ids. Driven by the pairs (a primary-key probe each, never
- * a walk of a user's memberships), and the count is a lateral primary-key range scan above each
- * member's mark: as a plain join the planner estimated hundreds of rows per chat and hashed all
- * of `messages` (2.9 s for a /sync page of 72 chats on the benchmark data).
+ * a walk of a user's memberships). The counts come from message positions (chats/unread.ts), so
+ * they cost the same whatever the member left unread; the newest counted ids come from a walk of
+ * at most WALK messages above the mark (`walk_floor`: the lowest id walked when the walk was cut,
+ * so counted ids not kept individually lie below it).
  */
 export function countersQuery(pairs: SQL, keep: number): SQL {
   const k = sql.raw(String(keep));
+  const mark = sql`greatest(cm.last_read_message_id, cm.cleared_before_message_id)`;
   const recent =
     keep > 0
-      ? sql`(array_agg(x.id order by x.id desc))[1:${k}] as recent,
-            (array_agg(x.id order by x.id desc) filter (where x.mentioned))[1:${k}] as recent_mentions`
-      : sql`null as recent, null as recent_mentions`;
-  return sql`select cm.chat_id, cm.user_id, greatest(cm.last_read_message_id, cm.cleared_before_message_id) as mark,
-          u.unread, u.mentions, u.recent, u.recent_mentions
+      ? sql`cross join lateral (
+          select (array_agg(w.id order by w.id desc) filter (where w.counted))[1:${k}] as recent,
+                 (array_agg(w.id order by w.id desc) filter (where w.counted and w.mentioned))[1:${k}] as recent_mentions,
+                 case when count(*) = ${sql.raw(String(WALK))} then min(w.id) end as walk_floor
+          from (
+            select m.id, m.counted,
+              m.counted and exists (select 1 from message_mentions mm where mm.chat_id = cm.chat_id and mm.user_id = cm.user_id and mm.message_id = m.id) as mentioned
+            from (
+              select m.id, m.sender_id <> cm.user_id and m.deleted_at is null
+                and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = cm.user_id and h.message_id = m.id) as counted
+              from messages m
+              where m.chat_id = cm.chat_id and m.id > ${mark}
+              order by m.id desc
+              limit ${sql.raw(String(WALK))}
+            ) m
+          ) w
+        ) r`
+      : sql`cross join lateral (select null::bigint[] as recent, null::bigint[] as recent_mentions, null::bigint as walk_floor) r`;
+  return sql`select cm.chat_id, cm.user_id, ${mark} as mark, u.unread, u.mentions, r.recent, r.recent_mentions, r.walk_floor
         from (${pairs}) p
         join chat_members cm on cm.chat_id = p.chat_id and cm.user_id = p.user_id
-        cross join lateral (
-          select count(*) as unread, count(*) filter (where x.mentioned) as mentions, ${recent}
-          from (
-            select m.id, exists (select 1 from message_mentions mm where mm.chat_id = m.chat_id and mm.user_id = cm.user_id and mm.message_id = m.id) as mentioned
-            from messages m
-            where m.chat_id = cm.chat_id and m.id > greatest(cm.last_read_message_id, cm.cleared_before_message_id)
-              and m.sender_id <> cm.user_id and m.deleted_at is null
-              and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = cm.user_id and h.message_id = m.id)
-          ) x
-        ) u`;
+        join chats c on c.id = cm.chat_id
+        cross join lateral (${unreadCountsQuery({ chatId: sql`cm.chat_id`, messageCount: sql`c.message_count`, userId: sql`cm.user_id`, mark })}) u
+        ${recent}`;
 }
 
 export interface CounterRow {
@@ -96,6 +109,7 @@ export interface CounterRow {
   mentions: number | string;
   recent: (number | string)[] | string | null;
   recent_mentions: (number | string)[] | string | null;
+  walk_floor: number | string | null;
 }
 
 /** postgres.js answers arrays, PGlite may answer the text form `{1,2}`. */
@@ -176,7 +190,7 @@ export class LiveCounters {
       const recentMentions = new Set(numbers(r.recent_mentions));
       const mentioned = new Set(ids.filter((id) => recentMentions.has(id)));
       const unread = Number(r.unread);
-      const first = ids[0];
+      const first = ids[0] ?? (r.walk_floor === null ? undefined : Number(r.walk_floor));
       this.put({
         chatId,
         userId: Number(r.user_id),

@@ -113,3 +113,29 @@ test("a receiver who joins later gets counters of their own", async () => {
   expect(fb.data.unread_count).toBe(2);
   await Promise.all([b.close(), c.close()]);
 });
+
+test("a receiver whose newest messages above the mark are all their own: counted ids lie below the walk", async () => {
+  const created = await http.post("/chats", { token: alice.token, body: { type: "group", title: "own above mark", member_ids: [bob.id] } });
+  const chat: number = created.body.id;
+  // Five of alice's unread under 140 of bob's own (more than the walk for the newest counted ids
+  // reads, 4 × 32); sending does not move bob's read mark.
+  const older: number[] = [];
+  for (let i = 0; i < 5; i++) older.push(await sendText(alice, chat, `early ${i}`));
+  for (let i = 0; i < 140; i++) await sendText(bob, chat, `own ${i}`);
+  const b = await WsClient.connect(server.url, bob.token);
+  const expectFrame = async (pred: (f: Frame) => boolean) => {
+    const f = await b.waitFor(pred);
+    expect(countersIn(f)).toEqual(await exact(bob, chat));
+    return f;
+  };
+  const next = await sendText(alice, chat, "late");
+  expect((await expectFrame((f) => f.type === "message_created" && f.data.message?.id === next)).data.unread_count).toBe(6);
+
+  // A delete and a read among the ids the entry knows only as a number.
+  expect((await http.delete(`/messages/${older[3]}?for_all=true`, { token: alice.token })).status).toBe(204);
+  expect((await expectFrame((f) => f.type === "message_deleted" && f.data.message_id === older[3])).data.unread_count).toBe(5);
+  const r = await http.post("/messages/status", { token: bob.token, body: { chat_id: chat, message_id: older[1], status: "message_read" } });
+  expect(r.status).toBe(200);
+  expect((await expectFrame((f) => f.type === "message_read" && f.data.user_id === bob.id && f.data.message_id === older[1])).data.unread_count).toBe(3);
+  await b.close();
+}, 60_000);

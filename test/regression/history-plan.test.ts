@@ -36,10 +36,10 @@ beforeAll(async () => {
   const [big] = await queryRows<{ id: number }>(db, sql`select min(id) as id from chats where public_id like 'plan-%'`);
   bigChat = Number(big?.id);
   // 300 chats of 30 messages, the first of them 2,000 more; some replies, no client ids.
-  await db.execute(sql`insert into messages (chat_id, sender_id, type, text)
-    select c.id, ${userId}, 'text', 'm' from chats c cross join generate_series(1, 30) where c.public_id like 'plan-%'`);
-  await db.execute(sql`insert into messages (chat_id, sender_id, type, text, reply_to_message_id)
-    select ${bigChat}, ${userId}, 'text', 'm', case when g % 50 = 0 then g end from generate_series(1, 2000) g`);
+  await db.execute(sql`insert into messages (chat_id, chat_seq, sender_id, type, text)
+    select c.id, 0, ${userId}, 'text', 'm' from chats c cross join generate_series(1, 30) where c.public_id like 'plan-%'`);
+  await db.execute(sql`insert into messages (chat_id, chat_seq, sender_id, type, text, reply_to_message_id)
+    select ${bigChat}, 0, ${userId}, 'text', 'm', case when g % 50 = 0 then g end from generate_series(1, 2000) g`);
   await db.execute(sql`insert into chat_members (chat_id, user_id) values (${bigChat}, ${userId})`);
   await db.execute(sql`analyze messages`);
   await db.execute(sql`analyze chat_members`);

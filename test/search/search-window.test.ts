@@ -12,6 +12,7 @@ import { sql } from "drizzle-orm";
 import { queryRows } from "../../src/db/client";
 import { containsPattern } from "../../src/db/sql-fragments";
 import { FEW_CHATS, RECENT_WINDOW } from "../../src/routers/messages/search";
+import { renumberMessages } from "../helpers/fixtures";
 import { client } from "../helpers/http";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { createUser, type TestUser } from "../helpers/users";
@@ -48,9 +49,10 @@ const search = async (u: TestUser, query: string, extra = "") => {
  */
 async function pushBelowWindow(chatId = filler) {
   await server.app.db.execute(
-    sql`insert into messages (chat_id, sender_id, type, text)
-        select ${chatId}, ${carol.id}, 'text', 'filler ' || g from generate_series(1, ${RECENT_WINDOW}) g`,
+    sql`insert into messages (chat_id, chat_seq, sender_id, type, text)
+        select ${chatId}, 0, ${carol.id}, 'text', 'filler ' || g from generate_series(1, ${RECENT_WINDOW}) g`,
   );
+  await renumberMessages(server.app.db, [chatId]);
   await server.app.db.execute(sql`update chats set last_message_id = (select max(id) from messages where chat_id = ${chatId}) where id = ${chatId}`);
 }
 

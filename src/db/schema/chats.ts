@@ -31,6 +31,8 @@ export const chats = pgTable(
     inviteToken: text(),
     /** Newest message id (any), for ordering the chat list by activity. */
     lastMessageId: bigint({ mode: "number" }),
+    /** Messages ever created in the chat (deleted ones included): the top of `messages.chat_seq`. */
+    messageCount: bigint({ mode: "number" }).notNull().default(0),
     lastActivityAt: ts().notNull().defaultNow(),
     /** Members now; kept in step with chat_members so ChatRead never counts a 100k channel. */
     membersCount: integer().notNull().default(0),

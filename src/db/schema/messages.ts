@@ -18,6 +18,12 @@ export const messages = pgTable(
     id: bigserial({ mode: "number" }).notNull(),
     chatId: integer().notNull().references(() => chats.id, { onDelete: "cascade" }),
     senderId: integer().notNull().references(() => users.id, { onDelete: "cascade" }),
+    /**
+     * The message's position in its chat: 1, 2, 3, ... in id order, drawn under the chat row's lock
+     * from `chats.message_count` (write-statement.ts). Unread counts subtract positions instead of
+     * counting rows (routers/chats/unread.ts).
+     */
+    chatSeq: bigint({ mode: "number" }).notNull(),
     type: text().$type<MessageType>().notNull(),
     text: text(),
     replyToMessageId: bigint({ mode: "number" }),
@@ -37,6 +43,10 @@ export const messages = pgTable(
     // the only index that leads with chat_id for every message.
     uniqueIndex("messages_client_id_key").on(t.chatId, t.senderId, t.clientMessageId).where(sql`client_message_id is not null`),
     index("messages_reply_idx").on(t.chatId, t.replyToMessageId).where(sql`reply_to_message_id is not null`),
+    // What unread counts subtract from the positions: the reader's own messages, and messages
+    // deleted for all (few, hence partial).
+    index("messages_sender_idx").on(t.chatId, t.senderId, t.id),
+    index("messages_deleted_idx").on(t.chatId, t.id).where(sql`deleted_at is not null`),
     // Trigrams of lower(text) keyed by chat (btree_gin): one chat's matches without the others',
     // and still every chat's when only the text is given (src/routers/messages/search.ts).
     index("messages_chat_text_trgm").using("gin", t.chatId, sql`lower(${t.text}) gin_trgm_ops`),

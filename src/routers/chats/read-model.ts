@@ -1,7 +1,7 @@
 /**
  * ChatRead as one viewer sees it (CONTRACT §5), for any number of chats in one statement plus
  * presence: per chat, the base row with the last visible message (one lateral index step), unread
- * and mention counts (an index range scan above the read mark) and the private counterpart with
+ * and mention counts (from message positions: unread.ts) and the private counterpart with
  * their privacy; online_count and counterpart_is_online come from presence asked about the page's
  * members only (`onlinePresenceOf`), and the counterparts' last_seen_at is read after it.
  *
@@ -22,6 +22,7 @@ import { isoFromDriver, isoFromDriverOrNull } from "../../lib/pg-timestamp";
 import { allOnlineUserIds, onlineUserCount, onlineUserIds } from "../../realtime/presence";
 import { visibleTo } from "../users/privacy";
 import type { TChatRead } from "./schemas";
+import { unreadCountsQuery } from "./unread";
 
 export const SAVED_CHAT_TITLE = "Saved Messages";
 export const DELETED_ACCOUNT_NAME = "Deleted Account";
@@ -101,16 +102,13 @@ export function chatReadsStatement(viewerId: number, source: SQL, opts: ChatRead
           and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = ${viewerId} and h.message_id = m.id)
         order by m.id desc limit 1
       ) lm on true
-      -- Members only (no membership: no mark, nothing counted). An index range scan of (chat_id, id) above the mark.
-      left join lateral (
-        select count(*) as unread,
-               count(*) filter (where exists (
-                 select 1 from message_mentions mm where mm.chat_id = m.chat_id and mm.user_id = ${viewerId} and mm.message_id = m.id)) as mentions
-        from messages m
-        where m.chat_id = c.id and m.id > greatest(cm.last_read_message_id, cm.cleared_before_message_id)
-          and m.sender_id <> ${viewerId} and m.deleted_at is null
-          and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = ${viewerId} and h.message_id = m.id)
-      ) u on true
+      -- Members only (no membership: no mark, nothing counted). Positions, not rows (unread.ts).
+      left join lateral (${unreadCountsQuery({
+        chatId: sql`c.id`,
+        messageCount: sql`c.message_count`,
+        userId: sql`${viewerId}::int`,
+        mark: sql`greatest(cm.last_read_message_id, cm.cleared_before_message_id)`,
+      })}) u on true
       -- The counterpart's id first, then their row by primary key. With the limit over the join the
       -- planner merged the chat's members with users in id order, walking users_pkey from the first
       -- user up to the counterpart; with a bare limit it may scan chat_members until a row of the

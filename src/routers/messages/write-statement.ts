@@ -1,7 +1,8 @@
 /**
  * The one statement that writes a new message and its consequences in the chat (compose.ts says
- * which): lock the chat row, insert the message, move the chat's activity, bring a hidden private
- * chat back, store mention rows and notifications. One round trip instead of one per step; every
+ * which): lock the chat row, insert the message at the chat's next position, move the chat's
+ * activity and message count, bring a hidden private chat back, store mention rows and
+ * notifications. One round trip instead of one per step; every
  * step reads the inserted row (`ins`), so an idempotent retry that inserts nothing changes nothing.
  *
  * Order inside the statement: the chat row is locked before the message id is drawn (the insert
@@ -39,16 +40,19 @@ export interface MessageWrite {
  */
 export function messageWriteStatement(m: MessageWrite): SQL {
   const parts: SQL[] = [
-    sql`locked as materialized (select id from chats where id = ${m.chatId}::int for no key update)`,
+    // A locking read answers the newest committed version of the row, so message_count is exact
+    // even when this statement waited for another send's commit.
+    sql`locked as materialized (select id, message_count from chats where id = ${m.chatId}::int for no key update)`,
     sql`ins as (
-      insert into messages (chat_id, sender_id, type, text, client_message_id, reply_to_message_id, forwarded_from_message_id, attachment_waveform)
-      select locked.id, ${m.senderId}::int, ${m.type}::text, ${m.text}::text, ${m.clientMessageId}::text,
+      insert into messages (chat_id, chat_seq, sender_id, type, text, client_message_id, reply_to_message_id, forwarded_from_message_id, attachment_waveform)
+      select locked.id, locked.message_count + 1, ${m.senderId}::int, ${m.type}::text, ${m.text}::text, ${m.clientMessageId}::text,
         ${m.replyToMessageId}::bigint, ${m.forwardedFromMessageId}::bigint, ${waveform(m.attachmentWaveform)}::text::int[]
       from locked
       on conflict (chat_id, sender_id, client_message_id) where client_message_id is not null do nothing
       returning *)`,
     sql`touched as (
-      update chats set last_message_id = greatest(coalesce(chats.last_message_id, 0), ins.id), last_activity_at = ins.created_at
+      update chats set last_message_id = greatest(coalesce(chats.last_message_id, 0), ins.id), last_activity_at = ins.created_at,
+        message_count = ins.chat_seq
       from ins where chats.id = ins.chat_id)`,
   ];
   if (m.unhide)
