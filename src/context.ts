@@ -6,7 +6,7 @@
 import type { App } from "./app";
 import { authenticateAccessToken, bearerToken, type AuthedUser } from "./auth/authenticate";
 import { AppError } from "./errors";
-import { isUnavailableError } from "./trpc";
+import { isUnavailableOrWraps } from "./trpc";
 
 export interface Context {
   app: App;
@@ -54,7 +54,7 @@ export async function createContext(app: App, info: RequestInfo): Promise<Contex
  * (a driver's "relation … does not exist") to the caller.
  */
 function contextFailed(app: App, err: unknown): never {
-  if (isUnavailableError(err) || isUnavailableError((err as { cause?: unknown } | null)?.cause)) unavailableAs503(err);
+  if (isUnavailableOrWraps(err)) unavailableAs503(err);
   app.log.error("request context failed", { error: String(err) });
   throw new AppError("INTERNAL", "Internal server error");
 }
@@ -64,7 +64,6 @@ function contextFailed(app: App, err: unknown): never {
  * the database is down that lookup fails, and must answer 503 like a procedure would, not 500.
  */
 export function unavailableAs503(err: unknown): never {
-  if (isUnavailableError(err) || isUnavailableError((err as { cause?: unknown } | null)?.cause))
-    throw new AppError("UNAVAILABLE", "Service temporarily unavailable");
+  if (isUnavailableOrWraps(err)) throw new AppError("UNAVAILABLE", "Service temporarily unavailable");
   throw err;
 }

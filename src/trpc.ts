@@ -42,6 +42,11 @@ export function isUnavailableError(err: unknown): boolean {
   return /Stream isn't writeable|Connection is closed|MaxRetriesPerRequest|connect ECONNREFUSED/i.test(err.message) || err.name === "MaxRetriesPerRequestError";
 }
 
+/** The error, or the error it wraps (drizzle wraps the driver's), is a backing service being down. */
+export function isUnavailableOrWraps(err: unknown): boolean {
+  return isUnavailableError(err) || isUnavailableError((err as { cause?: unknown } | null)?.cause);
+}
+
 /** An AppError raised outside a procedure (building the context) as the TRPCError of its code. */
 export function appErrorAsTrpc(err: AppError): TRPCError {
   return new TRPCError({ code: ERROR_CODES[err.code].trpc, message: err.message, cause: err });

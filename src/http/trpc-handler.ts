@@ -45,7 +45,11 @@ export interface TrpcHandlerOptions {
 }
 
 type MakeContext = () => Promise<Context>;
-type TrpcHandler = (req: Request, url: URL, makeCtx: MakeContext) => Promise<Response>;
+/**
+ * `body`: the request body already read (and size-checked) by the caller; the request's own stream
+ * is then consumed, so the adapter gets a copy carrying it.
+ */
+type TrpcHandler = (req: Request, url: URL, makeCtx: MakeContext, body?: string) => Promise<Response>;
 
 export interface TrpcEndpoint extends TrpcHandler {
   /** Whether the short path takes this request (it may still hand it over for input that is not JSON). */
@@ -74,10 +78,10 @@ export function createTrpcHandler(router: AppRouter, opts: TrpcHandlerOptions): 
   // Flat at run time ("auth.me"), whatever its static type says (the REST bridge reads it the same way).
   const procedures = router._def.procedures as unknown as Record<string, CallableProcedure | undefined>;
 
-  const viaAdapter: TrpcHandler = (req, _url, makeCtx) =>
+  const viaAdapter: TrpcHandler = (req, _url, makeCtx, body) =>
     fetchRequestHandler({
       endpoint: TRPC_ENDPOINT,
-      req,
+      req: body === undefined ? req : new Request(req.url, { method: req.method, headers: req.headers, body }),
       router,
       createContext: contextOrTrpcError(makeCtx),
       maxBatchSize: opts.maxBatchSize,
@@ -111,9 +115,9 @@ export function createTrpcHandler(router: AppRouter, opts: TrpcHandlerOptions): 
     return { path, proc };
   }
 
-  const handleTrpc: TrpcHandler = async (req, url, makeCtx) => {
+  const handleTrpc: TrpcHandler = async (req, url, makeCtx, preRead) => {
     const call = singleCall(req, url);
-    if (!call) return viaAdapter(req, url, makeCtx);
+    if (!call) return viaAdapter(req, url, makeCtx, preRead);
     let input: unknown;
     if (req.method === "GET") {
       const raw = url.searchParams.get("input");
@@ -121,11 +125,11 @@ export function createTrpcHandler(router: AppRouter, opts: TrpcHandlerOptions): 
         try {
           input = JSON.parse(raw);
         } catch {
-          return viaAdapter(req, url, makeCtx);
+          return viaAdapter(req, url, makeCtx, preRead);
         }
       }
     } else {
-      const body = await req.text();
+      const body = preRead ?? (await req.text());
       if (body) {
         try {
           input = JSON.parse(body);

@@ -4,6 +4,7 @@
  * `error` frame and the connection stays open.
  */
 import { z } from "zod";
+import { ZBigId, ZId } from "../lib/zod";
 import { formatZodError } from "../lib/zod-errors";
 import type { EphemeralEventType, EventData, LoggedEvent } from "./event-types";
 
@@ -23,13 +24,12 @@ export const encodeEphemeral = (type: EphemeralEventType, data: EventData = {}):
 
 export const errorFrame = (detail: string): string => encodeEphemeral("error", { detail });
 
-const id = z.number().int().positive();
-
+// The same bounds as REST's ids: a chat id past int4 reached PostgreSQL and failed there.
 export const ZClientFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ping") }),
-  z.object({ type: z.literal("typing"), chat_id: id }),
-  z.object({ type: z.literal("message_delivered"), chat_id: id, message_id: id }),
-  z.object({ type: z.literal("message_read"), chat_id: id, message_id: id }),
+  z.object({ type: z.literal("typing"), chat_id: ZId }),
+  z.object({ type: z.literal("message_delivered"), chat_id: ZId, message_id: ZBigId }),
+  z.object({ type: z.literal("message_read"), chat_id: ZId, message_id: ZBigId }),
 ]);
 export type TClientFrame = z.infer<typeof ZClientFrame>;
 

@@ -36,7 +36,9 @@ import { sessions } from "../db/schema";
 import { intArray } from "../db/sql-fragments";
 import { AppError } from "../errors";
 import { errorResponse } from "../http/respond";
-import { findMembership } from "../routers/chats/access";
+import { isUnavailableOrWraps } from "../trpc";
+import { findMembership, requireMember } from "../routers/chats/access";
+import { requireCanPost } from "../routers/messages/compose";
 import { updateMessageStatus } from "../routers/messages/service";
 import { Coalescer } from "./coalesce";
 import type { LoggedEvent } from "./event-types";
@@ -412,6 +414,12 @@ export function createGateway(app: App): Gateway {
         }
         const fresh = await app.broker.setIfAbsent(`typing:${userId}:${frame.chat_id}`, "1", TYPING_INTERVAL_SECONDS);
         if (!fresh || isClosed(ws)) return;
+        // Typing says "I am writing here": only who may post there (a channel's owner and admins;
+        // in a private chat, not someone the other side blocked). Checked after the throttle, so at
+        // most once per interval; a refusal is the send's 403 as an error frame.
+        const { chat, member: row } = await requireMember(app.db, frame.chat_id, userId);
+        await requireCanPost(app.db, chat, row);
+        if (isClosed(ws)) return;
         publishEphemeral([{ targets: [chatTopic(frame.chat_id)], frame: encodeEphemeral("typing", { chat_id: frame.chat_id, user_id: userId }) }], ws);
         return;
       }
@@ -482,7 +490,11 @@ export function createGateway(app: App): Gateway {
       track(
         onClientFrame(ws, userId, parsed.frame).catch((err: unknown) => {
           if (err instanceof AppError) send(ws, errorFrame(err.message));
-          else {
+          else if (isUnavailableOrWraps(err)) {
+            // The database or the broker is down (a typing frame needs the broker): REST says 503.
+            app.log.warn("client frame: backing service unavailable", { user_id: userId, type: parsed.frame.type });
+            send(ws, errorFrame("Service temporarily unavailable"));
+          } else {
             app.log.error("client frame failed", { user_id: userId, type: parsed.frame.type, error: String(err) });
             send(ws, errorFrame("Internal server error"));
           }
@@ -513,7 +525,7 @@ export function createGateway(app: App): Gateway {
   return {
     websocket,
     async upgrade(req, url, srv) {
-      if (req.method !== "GET") return errorResponse(405, "Method not allowed");
+      if (req.method !== "GET") return errorResponse(405, "Method not allowed", { allow: "GET" });
       const origin = req.headers.get("origin");
       if (allowedOrigins && allowedOrigins.length > 0 && origin && !allowedOrigins.includes(origin)) return errorResponse(403, "Origin not allowed");
       const token = url.searchParams.get("token") ?? bearerToken(req.headers.get("authorization"));

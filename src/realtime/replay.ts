@@ -10,6 +10,10 @@
  * What a user may see: their own user events, plus chat events of chats they are a member of now,
  * after the position at which that membership began (`chat_members.joined_seq`). A removed member
  * therefore replays nothing more of that chat; their own `chat_deleted` user event tells them so.
+ * Events that carry a message (created, edited, reactions) are left out when that message is not
+ * visible to the user now (deleted for all, deleted for them, at or before their clear point), as
+ * history leaves it out: a replay must not hand back the text of a message deleted meanwhile. The
+ * `message_deleted` events stay, so a client that saw the message live removes it.
  */
 import { sql, type SQL } from "drizzle-orm";
 import { plannedEachTime, queryRows, type DbOrTx } from "../db/client";
@@ -72,6 +76,12 @@ export function visibleEventsQuery(userId: number, after: number, upto: number |
              from chat_members m
              join chat_events ce on ce.chat_id = m.chat_id and ce.seq > ${after}::bigint and ce.seq > greatest(${after}::bigint, m.joined_seq) and ce.seq <= ${top}
             where m.user_id = ${userId}
+              and (ce.type not in ('message_created', 'message_updated', 'reactions_updated') or exists (
+                select 1 from messages vm
+                where vm.chat_id = ce.chat_id
+                  and vm.id = coalesce((ce.data #>> '{message,id}')::bigint, (ce.data ->> 'message_id')::bigint)
+                  and vm.deleted_at is null and vm.id > m.cleared_before_message_id
+                  and not exists (select 1 from message_hides h where h.chat_id = vm.chat_id and h.user_id = ${userId} and h.message_id = vm.id)))
             order by ce.seq limit ${limit})
           union all
           (select seq, null::int as chat_id, user_id, type, data, created_at from user_events

@@ -67,7 +67,7 @@ async function buildClient(): Promise<string> {
 }
 
 export async function handleWebApp(app: App, req: Request, url: URL): Promise<Response | null> {
-  if (req.method !== "GET" && req.method !== "HEAD") return errorResponse(405, "Method not allowed");
+  if (req.method !== "GET" && req.method !== "HEAD") return errorResponse(405, "Method not allowed", { allow: "GET" });
   if (url.pathname === "/app" || url.pathname === "/app/") {
     return new Response(PAGE, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
   }

@@ -135,3 +135,26 @@ describe("chats authorization table", () => {
     expect(hidden.body).toEqual(missing.body);
   });
 });
+
+describe("what a ChatRead shows of messages", () => {
+  test("a non-member viewing a public group sees neither its last message nor its pin (messages are members-only)", async () => {
+    const chat = await createGroup(http, owner, { members: [member], isPublic: true });
+    const id = await sendText(http, owner, chat.id, "members only");
+    expect((await http.post(`/chats/${chat.id}/pin`, { token: owner.token, body: { message_id: id } })).status).toBe(200);
+    const outside = await http.get(`/chats/${chat.id}`, { token: nonmember.token });
+    expect(outside.status).toBe(200);
+    expect(outside.body).toMatchObject({ last_message_text: null, last_message_type: null, last_message_created_at: null, pinned_message_id: null, my_role: null });
+    const inside = await http.get(`/chats/${chat.id}`, { token: member.token });
+    expect(inside.body).toMatchObject({ last_message_text: "members only", pinned_message_id: id });
+  });
+
+  test("the pin is null for a member who deleted that message for themself or cleared past it", async () => {
+    const chat = await createGroup(http, owner, { members: [member, member2] });
+    const id = await sendText(http, owner, chat.id, "pinned");
+    expect((await http.post(`/chats/${chat.id}/pin`, { token: owner.token, body: { message_id: id } })).status).toBe(200);
+    expect((await http.delete(`/messages/${id}?for_all=false`, { token: member.token })).status).toBe(204);
+    expect((await http.post(`/chats/${chat.id}/clear`, { token: member2.token })).status).toBe(204);
+    for (const u of [member, member2]) expect((await http.get(`/chats/${chat.id}`, { token: u.token })).body.pinned_message_id).toBeNull();
+    expect((await http.get(`/chats/${chat.id}`, { token: owner.token })).body.pinned_message_id).toBe(id);
+  });
+});

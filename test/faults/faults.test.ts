@@ -197,6 +197,16 @@ describe.skipIf(!enabled)("faults under load", () => {
     expect(login.status).toBe(503);
     expect(login.ms).toBeLessThan(OUTAGE_LIMIT_MS);
     expect(typeof field(login.body, "detail")).toBe("string");
+    // The chat list and a chat view need presence, which lives in Redis: they answer without it,
+    // with nobody online (they answered 503).
+    const viewer = chats[0]?.members[0] as User;
+    const list = await rest(A.url, "GET", "/chats", { token: viewer.token });
+    expect(list.status).toBe(200);
+    const chatId = chats[0]?.id ?? 0;
+    const one = await rest(B.url, "GET", `/chats/${chatId}`, { token: viewer.token });
+    expect({ status: one.status, online: field(one.body, "online_count") }).toEqual({ status: 200, online: 0 });
+    // Typing needs the broker: its error frame says so, not "Internal server error".
+    expect(await typingErrorDuringOutage(A.url, viewer.token, chatId)).toBe("Service temporarily unavailable");
     await Bun.sleep(4000); // the outage lasts a while under load (pacing)
     const restarted = Date.now();
     restore = undefined;
@@ -330,3 +340,24 @@ describe.skipIf(!enabled)("faults under load", () => {
     }
   }, 60_000);
 });
+
+/** The detail of the error frame a typing frame gets on a fresh socket (null: none within 5 s). */
+async function typingErrorDuringOutage(baseUrl: string, token: string, chatId: number): Promise<string | null> {
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws?token=${encodeURIComponent(token)}`);
+  try {
+    return await new Promise<string | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), 5000);
+      ws.onmessage = (m) => {
+        const frame = JSON.parse(String(m.data)) as { type: string; data?: { detail?: string } };
+        if (frame.type === "ready") ws.send(JSON.stringify({ type: "typing", chat_id: chatId }));
+        if (frame.type === "error") {
+          clearTimeout(timer);
+          resolve(frame.data?.detail ?? "");
+        }
+      };
+      ws.onerror = () => resolve(null);
+    });
+  } finally {
+    ws.close();
+  }
+}

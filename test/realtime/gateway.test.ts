@@ -80,6 +80,22 @@ describe("client frames", () => {
     await c.close();
   });
 
+  test("ids past REST's bounds (chat ids are int4) get the validation error REST gives, not an internal error", async () => {
+    const c = await WsClient.connect(server.url, alice.token);
+    const cases = [
+      { frame: { type: "typing", chat_id: 2 ** 31 }, field: "chat_id" },
+      { frame: { type: "message_read", chat_id: 2 ** 31, message_id: 1 }, field: "chat_id" },
+      { frame: { type: "message_delivered", chat_id: group, message_id: 2 ** 53 }, field: "message_id" },
+    ];
+    for (const { frame, field } of cases) {
+      const at = c.frames.length;
+      c.send(frame);
+      const err = await c.waitFor((f) => f.type === "error", 5000, at);
+      expect({ frame, detail: err.data.detail }).toEqual({ frame, detail: expect.stringMatching(new RegExp(`^${field}:`)) });
+    }
+    await c.close();
+  });
+
   test("typing goes to the chat's other members only, at most once per 2 s per user and chat", async () => {
     const a = await WsClient.connect(server.url, alice.token);
     const b = await WsClient.connect(server.url, bob.token);
@@ -98,6 +114,27 @@ describe("client frames", () => {
     expect((await s.next("error")).data.detail).toBe("Chat not found");
     expect(s.frames.filter((f) => f.type === "typing")).toHaveLength(0);
     await Promise.all([a.close(), b.close(), s.close()]);
+  });
+
+  test("typing needs the right to post: a channel's subscriber and a blocked private counterpart get the send's 403", async () => {
+    const channel: number = (await http.post("/chats", { token: alice.token, body: { type: "channel", title: "typing channel", member_ids: [bob.id] } })).body.id;
+    const pair = await http.post("/chats", { token: carol.token, body: { type: "private", member_ids: [stranger.id] } });
+    expect(pair.status).toBe(200);
+    expect((await http.post(`/users/${stranger.id}/block`, { token: carol.token })).status).toBeLessThan(300);
+    const a = await WsClient.connect(server.url, alice.token);
+    const c = await WsClient.connect(server.url, carol.token);
+    const b = await WsClient.connect(server.url, bob.token);
+    const s = await WsClient.connect(server.url, stranger.token);
+    b.send({ type: "typing", chat_id: channel });
+    expect((await b.next("error")).data.detail).toBeString();
+    s.send({ type: "typing", chat_id: pair.body.id });
+    expect((await s.next("error")).data.detail).toBe("This user does not accept your messages");
+    // The owner may: the subscriber sees it.
+    a.send({ type: "typing", chat_id: channel });
+    await b.waitFor((f) => f.type === "typing" && f.data.chat_id === channel && f.data.user_id === alice.id);
+    expect(a.frames.filter((f) => f.type === "typing")).toHaveLength(0);
+    expect(c.frames.filter((f) => f.type === "typing")).toHaveLength(0);
+    await Promise.all([a.close(), b.close(), c.close(), s.close()]);
   });
 
   test("message_read over the socket moves the marks like POST /messages/status", async () => {
@@ -302,5 +339,27 @@ describe("backpressure", () => {
     expect(off.data.last_seen_at).toBeString();
     sock.destroy();
     await watcher.close();
+  });
+});
+
+describe("a private chat deleted for oneself", () => {
+  test("comes back live with the next message: chat_updated first, then the message (the socket subscribes again)", async () => {
+    const dana = await createUser(server);
+    const created = await http.post("/chats", { token: alice.token, body: { type: "private", member_ids: [dana.id] } });
+    expect(created.status).toBe(200);
+    const chat: number = created.body.id;
+    const d = await WsClient.connect(server.url, dana.token);
+    expect((await http.delete(`/chats/${chat}?for_all=false`, { token: dana.token })).status).toBe(204);
+    await d.waitFor((f) => f.type === "chat_deleted" && f.data.chat_id === chat);
+
+    const back = await sendText(alice, chat, "are you back");
+    const created1 = await d.waitFor((f) => f.type === "message_created" && f.data.message?.id === back);
+    const updated = await d.waitFor((f) => f.type === "chat_updated" && f.data.chat?.id === chat);
+    expect(updated.seq).toBeLessThan(created1.seq as number);
+    expect(updated.data.chat.last_message_text).toBe("are you back");
+    // And the chat stays subscribed: the next message arrives too.
+    const again = await sendText(alice, chat, "still there?");
+    await d.waitFor((f) => f.type === "message_created" && f.data.message?.id === again);
+    await d.close();
   });
 });

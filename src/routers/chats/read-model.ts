@@ -20,6 +20,7 @@ import { intArray } from "../../db/sql-fragments";
 import type { ChatRole, ChatType, MessageType, PrivacyLevel } from "../../db/schema";
 import { isoFromDriver, isoFromDriverOrNull } from "../../lib/pg-timestamp";
 import { allOnlineUserIds, onlineUserCount, onlineUserIds } from "../../realtime/presence";
+import { isUnavailableOrWraps } from "../../trpc";
 import { visibleTo } from "../users/privacy";
 import type { TChatRead } from "./schemas";
 import { unreadCountsQuery } from "./unread";
@@ -80,7 +81,9 @@ export async function loadChatReads(app: App, db: DbOrTx, viewerId: number, chat
 export function chatReadsStatement(viewerId: number, source: SQL, opts: ChatReadOptions = {}): SQL {
   const membershipJoin = opts.includeNonMember ? sql`left join` : sql`join`;
   return sql`select c.id, c.public_id, c.type, c.title, c.avatar_url, c.handle, c.description, c.is_public, c.is_saved,
-             case when exists (select 1 from messages pm where pm.chat_id = c.id and pm.id = c.pinned_message_id and pm.deleted_at is null)
+             case when exists (select 1 from messages pm where pm.chat_id = c.id and pm.id = c.pinned_message_id and pm.deleted_at is null
+                    and pm.id > cm.cleared_before_message_id
+                    and not exists (select 1 from message_hides ph where ph.chat_id = pm.chat_id and ph.user_id = ${viewerId} and ph.message_id = pm.id))
                   then c.pinned_message_id end as pinned_message_id,
              c.members_count, c.created_at, cm.role, cm.archived, cm.pinned_at,
              lm.text as lm_text, lm.type as lm_type, lm.created_at as lm_created_at,
@@ -96,9 +99,11 @@ export function chatReadsStatement(viewerId: number, source: SQL, opts: ChatRead
         select cm.role, cm.archived, cm.pinned_at, cm.cleared_before_message_id, cm.last_read_message_id from chat_members cm
         where cm.chat_id = c.id and cm.user_id = ${viewerId} limit 1
       ) cm on true
+      -- The last message and the pin as the viewer may see them (CONTRACT §6); without a membership
+      -- (a public chat seen from outside) the comparison with the clear point is NULL: none.
       left join lateral (
         select m.text, m.type, m.created_at from messages m
-        where m.chat_id = c.id and m.id > coalesce(cm.cleared_before_message_id, 0) and m.deleted_at is null
+        where m.chat_id = c.id and m.id > cm.cleared_before_message_id and m.deleted_at is null
           and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = ${viewerId} and h.message_id = m.id)
         order by m.id desc limit 1
       ) lm on true
@@ -135,7 +140,7 @@ export function chatReadsStatement(viewerId: number, source: SQL, opts: ChatRead
 export async function loadChatReadsOf(app: App, db: DbOrTx, viewerId: number, source: SQL, opts: ChatReadOptions = {}): Promise<TChatRead[]> {
   const reads = queryRows<ChatReadRow>(db, chatReadsStatement(viewerId, source, opts));
   // The count of users online in parallel with the statement: with nobody online presence is done.
-  const [rows, onlineTotal] = await Promise.all([reads, onlineUserCount(app)]);
+  const [rows, onlineTotal] = await Promise.all([reads, onlineUserCount(app).catch(presenceDown(app, 0))]);
   const presence = await onlinePresenceOf(app, db, rows, onlineTotal);
   const lastSeen = await counterpartsLastSeen(db, rows);
 
@@ -206,6 +211,18 @@ export async function loadChatReadsOf(app: App, db: DbOrTx, viewerId: number, so
   return out;
 }
 
+/**
+ * Presence lives in the broker. While it is down the chat views still answer, with nobody online
+ * (every lease lapses within PRESENCE_LEASE_SECONDS anyway); other errors are thrown on.
+ */
+const presenceDown =
+  <T>(app: App, nobody: T) =>
+  (err: unknown): T => {
+    if (!isUnavailableOrWraps(err)) throw err;
+    app.log.warn("chat view without presence: broker unavailable", { error: String(err) });
+    return nobody;
+  };
+
 interface PagePresence {
   /** Online members per chat (chats with nobody online are missing). */
   countByChat: Map<number, number>;
@@ -229,10 +246,10 @@ async function onlinePresenceOf(app: App, db: DbOrTx, rows: ChatReadRow[], onlin
   let memberships: { chat_id: number; user_id: number }[];
   if (pageMembers <= onlineTotal) {
     memberships = await queryRows(db, sql`select chat_id, user_id from chat_members where chat_id = any(${chatIds}::int[])`);
-    const online = await onlineUserIds(app, memberships.map((m) => Number(m.user_id)));
+    const online = await onlineUserIds(app, memberships.map((m) => Number(m.user_id))).catch(presenceDown(app, new Set<number>()));
     memberships = memberships.filter((m) => online.has(Number(m.user_id)));
   } else {
-    const online = await allOnlineUserIds(app);
+    const online = await allOnlineUserIds(app).catch(presenceDown(app, [] as number[]));
     if (online.length === 0) return presence;
     memberships = await queryRows(
       db,

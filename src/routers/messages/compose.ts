@@ -12,7 +12,9 @@ import { queryRows, rowFromDriver, type DbOrTx, type Tx } from "../../db/client"
 import { chatMembers, messageMentions, messages, notifications, users, type MessageType } from "../../db/schema";
 import { forbidden, notFound } from "../../errors";
 import type { EventSink } from "../../realtime/event-log";
+import type { App } from "../../app";
 import { CHAT_NOT_FOUND, requirePostRights, type ChatRow, type MemberRow } from "../chats/access";
+import { emitPersonalUpdate } from "../chats/membership";
 import { announceNotifications } from "../notifications/service";
 import { messageEvents } from "./events";
 import { toMessageRead, type MessageRow } from "./read-model";
@@ -77,8 +79,8 @@ export type WriteResult = { created: true; message: TMessageRead } | { created: 
  * request), writes nothing and answers the first row: the unique index decides, so two racing
  * requests cannot both insert.
  */
-export async function writeMessage(tx: Tx, events: EventSink, m: NewMessage): Promise<WriteResult> {
-  const written = await queryRows<Record<string, unknown> & { notifications: unknown }>(
+export async function writeMessage(app: App, tx: Tx, events: EventSink, m: NewMessage): Promise<WriteResult> {
+  const written = await queryRows<Record<string, unknown> & { notifications: unknown; unhidden: unknown }>(
     tx,
     messageWriteStatement({
       chatId: m.chat.id,
@@ -103,6 +105,9 @@ export async function writeMessage(tx: Tx, events: EventSink, m: NewMessage): Pr
   }
   const row = rowFromDriver(messages, raw);
   announceNotifications(events, driverJson(raw.notifications).map((n) => rowFromDriver(notifications, n)));
+  // A member who had deleted the private chat "for me" gets it back: their chat_updated goes first,
+  // so their sockets (unsubscribed by that chat_deleted) subscribe again before the message.
+  for (const userId of driverJson<number>(raw.unhidden)) await emitPersonalUpdate(app, tx, events, Number(userId), row.chatId);
   // Nobody else can have received a message that did not exist before this transaction.
   const read = toMessageRead(row, "sent");
   messageEvents.created(events, read);
@@ -117,8 +122,7 @@ const notifiesEveryMember = (chat: ChatRow): boolean =>
   chat.type === "private" || (chat.type === "group" && chat.membersCount <= NOTIFY_EVERY_MEMBER_UP_TO);
 
 /** A json column of a raw query: postgres.js parses it, PGlite may hand over the text. */
-const driverJson = (value: unknown): Record<string, unknown>[] =>
-  (typeof value === "string" ? JSON.parse(value) : (value ?? [])) as Record<string, unknown>[];
+const driverJson = <T = Record<string, unknown>>(value: unknown): T[] => (typeof value === "string" ? JSON.parse(value) : (value ?? [])) as T[];
 
 export async function findByClientId(db: DbOrTx, chatId: number, senderId: number, clientMessageId: string): Promise<MessageRow | undefined> {
   const rows = await db

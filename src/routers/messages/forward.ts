@@ -41,7 +41,7 @@ export async function forwardToMany(app: App, userId: number, messageId: number,
       .orderBy(asc(attachments.id));
     const copies: TMessageRead[] = [];
     for (const chat of targets) {
-      const result = await writeMessage(tx, events, {
+      const result = await writeMessage(app, tx, events, {
         chat,
         senderId: userId,
         type: source.type,

@@ -33,7 +33,7 @@ export async function sendMessage(app: App, senderId: number, input: TMessageCre
   const cooldown = await claimDuplicateCooldown(app, chat.id, senderId, text, clientMessageId);
   try {
     const result = await transact(app, (tx, events) =>
-      writeMessage(tx, events, {
+      writeMessage(app, tx, events, {
         chat,
         senderId,
         type: input.type,

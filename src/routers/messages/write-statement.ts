@@ -35,8 +35,8 @@ export interface MessageWrite {
 
 /**
  * Answers one row, the message as `returning *` plus `notifications` (a JSON array of the stored
- * notification rows, mentions first); no row when nothing was inserted (the client_message_id is
- * taken, or the chat is gone).
+ * notification rows, mentions first) and `unhidden` (the members who had hidden the private chat);
+ * no row when nothing was inserted (the client_message_id is taken, or the chat is gone).
  */
 export function messageWriteStatement(m: MessageWrite): SQL {
   const parts: SQL[] = [
@@ -57,7 +57,8 @@ export function messageWriteStatement(m: MessageWrite): SQL {
   ];
   if (m.unhide)
     parts.push(sql`unhidden as (
-      update chat_members set hidden = false from ins where chat_members.chat_id = ins.chat_id and chat_members.hidden)`);
+      update chat_members set hidden = false from ins where chat_members.chat_id = ins.chat_id and chat_members.hidden
+      returning chat_members.user_id)`);
   const mentions = m.mentions.length > 0;
   if (mentions)
     parts.push(
@@ -89,7 +90,8 @@ export function messageWriteStatement(m: MessageWrite): SQL {
       order by r.rank, r.user_id
       returning *)`);
   const notified = recipients.length > 0 ? sql`(select coalesce(json_agg(n order by n.id), '[]') from notified n)` : sql`'[]'::json`;
-  return sql`with ${sql.join(parts, sql`, `)} select ins.*, ${notified} as notifications from ins`;
+  const unhidden = m.unhide ? sql`(select coalesce(json_agg(user_id), '[]') from unhidden)` : sql`'[]'::json`;
+  return sql`with ${sql.join(parts, sql`, `)} select ins.*, ${notified} as notifications, ${unhidden} as unhidden from ins`;
 }
 
 /** Waveforms travel as an array literal: one parameter of a type both drivers agree on. */

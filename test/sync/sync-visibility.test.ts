@@ -1,0 +1,66 @@
+/**
+ * /sync and a resumed WebSocket replay what happened while a client was away, but never a
+ * message the user cannot see now (CONTRACT §6): one deleted for all, deleted for them, or before
+ * their clear point. Their `message_deleted` events still come, so a client that saw the message
+ * live removes it.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { client } from "../helpers/http";
+import { startTestServer, type TestServer } from "../helpers/server";
+import { createUser, type TestUser } from "../helpers/users";
+import { WsClient } from "../realtime/ws-client";
+
+let server: TestServer;
+let http: ReturnType<typeof client>;
+let alice: TestUser;
+let bob: TestUser;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  http = client(server.url);
+  [alice, bob] = await Promise.all([createUser(server), createUser(server)]);
+});
+afterAll(() => server.stop());
+
+async function send(user: TestUser, chatId: number, text: string): Promise<number> {
+  const r = await http.post("/messages", { token: user.token, body: { chat_id: chatId, text } });
+  expect(r.status).toBe(201);
+  return r.body.id;
+}
+
+test("replays leave out messages deleted for all, deleted for the user, or before their clear point", async () => {
+  const chat: number = (await http.post("/chats", { token: alice.token, body: { type: "group", title: "away", member_ids: [bob.id] } })).body.id;
+  const start = await http.get("/sync?since=0&limit=1", { token: bob.token });
+  const since: number = start.body.next_since;
+
+  const beforeClear = await send(alice, chat, "secret-before-clear");
+  const deleted = await send(alice, chat, "secret-deleted-for-all");
+  const hidden = await send(alice, chat, "secret-hidden-for-bob");
+  const edited = await send(alice, chat, "visible-then-edited");
+  expect((await http.put(`/messages/${edited}`, { token: alice.token, body: { text: "visible-edit" } })).status).toBe(200);
+  expect((await http.post(`/messages/${hidden}/reactions/toggle`, { token: alice.token, body: { emoji: "👍" } })).status).toBe(200);
+  expect((await http.delete(`/messages/${deleted}?for_all=true`, { token: alice.token })).status).toBe(204);
+  expect((await http.delete(`/messages/${hidden}?for_all=false`, { token: bob.token })).status).toBe(204);
+  // bob clears up to here (his clear point is the newest message, `edited`), then one more arrives.
+  expect((await http.post(`/chats/${chat}/clear`, { token: bob.token })).status).toBe(204);
+  const after = await send(alice, chat, "visible-after-clear");
+
+  const sync = await http.get(`/sync?since=${since}&limit=100`, { token: bob.token });
+  expect(sync.status).toBe(200);
+  const events = sync.body.events as { type: string; data: Record<string, any> }[];
+  const messageIdOf = (e: { data: Record<string, any> }) => e.data.message?.id ?? e.data.message_id;
+  const carrying = events.filter((e) => ["message_created", "message_updated", "reactions_updated"].includes(e.type));
+  expect(carrying.map((e) => [e.type, messageIdOf(e)])).toEqual([["message_created", after]]);
+  expect(sync.text).not.toContain("secret-");
+  // The deletions themselves are replayed (chat-level for all, user-level for bob's own).
+  const deletions = events.filter((e) => e.type === "message_deleted").map((e) => e.data.message_id);
+  expect(deletions).toEqual(expect.arrayContaining([deleted, hidden]));
+  void beforeClear;
+
+  // A resumed socket replays the same.
+  const ws = await WsClient.connect(server.url, bob.token, { since });
+  const replayed = ws.frames.filter((f) => ["message_created", "message_updated", "reactions_updated"].includes(f.type));
+  expect(replayed.map((f) => [f.type, f.data.message?.id ?? f.data.message_id])).toEqual([["message_created", after]]);
+  expect(JSON.stringify(ws.frames)).not.toContain("secret-");
+  await ws.close();
+});
