@@ -48,6 +48,7 @@ import { PresenceTracker } from "./presence";
 import { EVENT_RETENTION_DAYS, pruneEventLog, readVisible, RESYNC_DETAIL, resumeIsImpossible } from "./replay";
 import { LocalMembers } from "./local-members";
 import { SocketTable } from "./socket-table";
+import { unseenBy } from "./unseen-messages";
 import { Tailer } from "./tailer";
 
 /** What the upgrade learnt, handed to `open` (and dropped there). */
@@ -191,6 +192,12 @@ export function createGateway(app: App): Gateway {
     forLiveSockets(userId, (ws) => ws.unsubscribe(topic));
   }
 
+  /** What the tailer prepares for a batch: per-receiver data, and who must not get an event. */
+  interface Prepared {
+    personal: PersonalData;
+    unseen: Map<number, Set<number>>;
+  }
+
   /** Receivers of a personal frame on this instance, or null when one shared publish is used. */
   function personalReceivers(e: LoggedEvent): number[] | null {
     if (!isPersonal(e)) return null;
@@ -201,27 +208,39 @@ export function createGateway(app: App): Gateway {
     return e.userId !== null && isLiveUser(e.userId) ? [e.userId] : null;
   }
 
-  const tailer: Tailer<PersonalData> = new Tailer<PersonalData>(app, {
+  async function personalData(events: LoggedEvent[]): Promise<PersonalData> {
+    const wanted: { event: LoggedEvent; userIds: number[] }[] = [];
+    for (const event of events) {
+      const userIds = personalReceivers(event);
+      if (userIds) wanted.push({ event, userIds });
+    }
+    if (wanted.length === 0) return new Map();
+    try {
+      return await personalize(app, wanted, tailer.counters);
+    } catch (err) {
+      // Receivers then get the shared frame; absolute counters heal on the next event.
+      app.log.warn("personal event data failed", { error: String(err) });
+      return new Map();
+    }
+  }
+
+  const tailer: Tailer<Prepared> = new Tailer<Prepared>(app, {
     async prepare(events) {
-      const wanted: { event: LoggedEvent; userIds: number[] }[] = [];
-      for (const event of events) {
-        const userIds = personalReceivers(event);
-        if (userIds) wanted.push({ event, userIds });
-      }
-      if (wanted.length === 0) return new Map();
-      try {
-        return await personalize(app, wanted, tailer.counters);
-      } catch (err) {
-        // Receivers then get the shared frame; absolute counters heal on the next event.
-        app.log.warn("personal event data failed", { error: String(err) });
-        return new Map();
-      }
+      // A failure to tell who may not see a message fails the batch (the tailer reads it again):
+      // sending it to everyone would show them what they deleted.
+      const [personal, unseen] = await Promise.all([personalData(events), unseenBy(app, events.filter((e) => e.chatId !== null && members.count(e.chatId) > 0))]);
+      return { personal, unseen };
     },
-    deliver(events, personal) {
+    deliver(events, { personal, unseen }) {
       for (const e of events) {
         if (e.chatId !== null) {
           const local = members.count(e.chatId);
-          if (isPersonal(e) && local > 0 && local <= PERSONAL_FANOUT_LIMIT) {
+          const skip = unseen.get(e.seq);
+          if (skip && local > 0) {
+            // An edit or reaction of a message some receivers deleted for themselves or cleared past.
+            const frame = encodeEvent(e);
+            for (const u of members.usersOf(e.chatId)) if (!skip.has(u)) sendToUser(u, frame);
+          } else if (isPersonal(e) && local > 0 && local <= PERSONAL_FANOUT_LIMIT) {
             const perUser = personal.get(e.seq);
             for (const u of members.usersOf(e.chatId)) {
               const own = perUser?.get(u);

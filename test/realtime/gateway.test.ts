@@ -363,3 +363,33 @@ describe("a private chat deleted for oneself", () => {
     await d.close();
   });
 });
+
+describe("live frames of a message a receiver cannot see", () => {
+  test("edits and reactions skip members who deleted the message for themselves or cleared past it", async () => {
+    const chat = await createGroup(alice, [bob, carol], "unseen edits");
+    const hidden = await sendText(alice, chat, "hidden for bob");
+    const cleared = await sendText(alice, chat, "before carol's clear");
+    expect((await http.delete(`/messages/${hidden}?for_all=false`, { token: bob.token })).status).toBe(204);
+    expect((await http.post(`/chats/${chat}/clear`, { token: carol.token })).status).toBe(204);
+    const b = await WsClient.connect(server.url, bob.token);
+    const c = await WsClient.connect(server.url, carol.token);
+    const a = await WsClient.connect(server.url, alice.token);
+
+    expect((await http.put(`/messages/${hidden}`, { token: alice.token, body: { text: "edited hidden" } })).status).toBe(200);
+    expect((await http.post(`/messages/${hidden}/reactions/toggle`, { token: alice.token, body: { emoji: "👀" } })).status).toBe(200);
+    expect((await http.put(`/messages/${cleared}`, { token: alice.token, body: { text: "edited cleared" } })).status).toBe(200);
+    const visible = await sendText(alice, chat, "after the clear");
+    expect((await http.put(`/messages/${visible}`, { token: alice.token, body: { text: "edited visible" } })).status).toBe(200);
+    // A sentinel after them: whoever gets it has had every earlier frame of the chat.
+    const sentinel = await sendText(alice, chat, "sentinel");
+    for (const ws of [a, b, c]) await ws.waitFor((f) => f.type === "message_created" && f.data.message?.id === sentinel);
+
+    const about = (ws: WsClient) =>
+      ws.frames.filter((f) => f.type === "message_updated" || f.type === "reactions_updated").map((f) => [f.type, f.data.message?.id ?? f.data.message_id]);
+    // carol's clear point is `cleared` (the newest message when she cleared), so both came before it.
+    expect(about(a)).toEqual([["message_updated", hidden], ["reactions_updated", hidden], ["message_updated", cleared], ["message_updated", visible]]);
+    expect(about(b)).toEqual([["message_updated", cleared], ["message_updated", visible]]);
+    expect(about(c)).toEqual([["message_updated", visible]]);
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+});

@@ -80,5 +80,8 @@ export const chatMembers = pgTable(
     index("chat_members_read_idx").on(t.chatId, t.lastReadMessageId),
     index("chat_members_delivered_idx").on(t.chatId, t.lastDeliveredMessageId),
     index("chat_members_role_idx").on(t.chatId, t.role, t.joinedAt),
+    // Members who cleared their history past a message (few): live edits and reactions of that
+    // message skip them (realtime/unseen-messages.ts).
+    index("chat_members_cleared_idx").on(t.chatId, t.clearedBeforeMessageId).where(sql`cleared_before_message_id > 0`),
   ],
 );

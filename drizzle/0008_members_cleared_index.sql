@@ -1,0 +1,1 @@
+CREATE INDEX "chat_members_cleared_idx" ON "chat_members" USING btree ("chat_id","cleared_before_message_id") WHERE cleared_before_message_id > 0;
