@@ -50,6 +50,7 @@ const ERROR_TEXT: Record<string, { description: string; example: string }> = {
   "409": { description: "Conflict with the current state", example: "Username already taken" },
   "410": { description: "Gone: no longer kept", example: "Events since this position are no longer kept: reload your state" },
   "413": { description: "Request body over the size limit", example: "Request body exceeds 1048576 bytes" },
+  "415": { description: "Body not sent as application/json", example: "Content-Type must be application/json" },
   "422": { description: "Validation or business rule error", example: "text: must not be empty" },
   "429": { description: "Rate limit exceeded", example: "Rate limit exceeded. Retry in 42 seconds." },
   "500": { description: "Internal server error", example: "Internal server error" },
@@ -138,13 +139,16 @@ export function openApiDocument(): OpenAPIObject {
         if (media?.schema) media.example = examples(media.schema, "response");
       }
 
-      const codes = new Set(["400", "422", "500", ...Object.keys(operation.responses).filter((c) => Number(c) >= 400)]);
+      // Every operation may meet a database or broker outage (503); the rest as its shape says.
+      const codes = new Set(["400", "422", "500", "503", ...Object.keys(operation.responses).filter((c) => Number(c) >= 400)]);
       const isProtected = Boolean(operation.security?.length);
       if (isProtected) codes.add("401");
       if (operation.parameters?.some((p) => p.in === "path")) codes.add("404");
-      if (body) codes.add("413");
+      if (body) codes.add("413").add("415");
+      if (path === "/health" || path === "/health/live") codes.delete("503");
       if (RATE_LIMITED.has(key)) codes.add("429");
-      if (!isProtected) codes.delete("403");
+      // A public operation answers 403 only where its meta says so (login: email not verified).
+      if (!isProtected && !(info?.meta.openapi?.errorResponses && 403 in info.meta.openapi.errorResponses)) codes.delete("403");
       for (const code of [...codes].sort()) {
         const existing = operation.responses[code] as { description?: string } | undefined;
         const text = ERROR_TEXT[code] ?? { description: "Error", example: "Error text" };

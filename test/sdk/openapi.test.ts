@@ -93,6 +93,28 @@ describe("OpenAPI document", () => {
     expect(Object.keys(doc.components.schemas).filter((n) => n.startsWith("error."))).toEqual([]);
   });
 
+  test("operations declare the error statuses they answer (the input audit found these missing)", () => {
+    const declared = (method: string, path: string) => Object.keys((doc.paths[path] as Record<string, { responses: Record<string, unknown> }>)[method]?.responses ?? {});
+    const expected: [string, string, string[]][] = [
+      ["post", "/auth/register", ["409"]],
+      ["post", "/auth/login", ["401", "403"]],
+      ["post", "/auth/refresh", ["401"]],
+      ["post", "/auth/2fa/enable", ["409"]],
+      ["put", "/users/profile", ["409"]],
+      ["post", "/users/contacts/by-email", ["404"]],
+      ["post", "/chats", ["404", "409"]],
+      ["post", "/chats/{chat_id}/members", ["409"]],
+      ["post", "/chats/join-by-invite", ["404"]],
+      ["post", "/messages", ["404", "403", "429", "415"]],
+      ["post", "/messages/status", ["404"]],
+      ["post", "/media/attachments", ["404", "403"]],
+      ["post", "/media/upload-url", ["503"]],
+      ["get", "/sync", ["410", "503"]],
+    ];
+    for (const [method, path, codes] of expected) expect({ op: `${method} ${path}`, codes: declared(method, path) }).toEqual({ op: `${method} ${path}`, codes: expect.arrayContaining(codes) });
+    expect(declared("get", "/health")).not.toContain("503");
+  });
+
   test("/health/ready documents its 503 object detail", () => {
     const r = doc.paths["/health/ready"]?.get?.responses["503"];
     expect(refName(r?.content?.["application/json"]?.schema)).toBe("HealthNotReady");

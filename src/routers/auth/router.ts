@@ -33,15 +33,15 @@ const limitedByIp = (bucket: string, limit: LimitKey) =>
     return next();
   });
 
-const auth = (method: "GET" | "POST" | "DELETE", path: `/${string}`, summary: string, isPublic = false): Meta => ({
-  openapi: { method, path: `/auth${path}`, tags: ["auth"], summary, ...(isPublic ? { protect: false } : {}) },
+const auth = (method: "GET" | "POST" | "DELETE", path: `/${string}`, summary: string, isPublic = false, errorResponses?: Record<number, string>): Meta => ({
+  openapi: { method, path: `/auth${path}`, tags: ["auth"], summary, ...(isPublic ? { protect: false } : {}), ...(errorResponses ? { errorResponses } : {}) },
 });
 
 const NOT_REVEALING = "If an account with that email needs it, an email is on its way.";
 
 export const authRouter = router({
   register: limitedByIp("register", "REGISTER_RATE_LIMIT_PER_MINUTE")
-    .meta({ ...auth("POST", "/register", "Create an account", true), status: 201 })
+    .meta({ ...auth("POST", "/register", "Create an account", true, { 409: "Email or username already taken" }), status: 201 })
     .input(ZRegisterRequest)
     .output(ZMessageResponse)
     .mutation(async ({ ctx, input }) => {
@@ -49,12 +49,12 @@ export const authRouter = router({
       return { message: "Registered. Check your email to verify your account." };
     }),
   login: limitedByIp("login", "LOGIN_RATE_LIMIT_PER_MINUTE")
-    .meta(auth("POST", "/login", "Log in", true))
+    .meta(auth("POST", "/login", "Log in", true, { 401: "Wrong email, password or two-factor code", 403: "Email not verified" }))
     .input(ZLoginRequest)
     .output(ZTokenResponse)
     .mutation(({ ctx, input }) => login(ctx.app, input, { userAgent: ctx.userAgent, ip: ctx.clientIp() })),
   refresh: limitedByIp("refresh", "REFRESH_RATE_LIMIT_PER_MINUTE")
-    .meta(auth("POST", "/refresh", "Exchange a refresh token for a new token pair", true))
+    .meta(auth("POST", "/refresh", "Exchange a refresh token for a new token pair", true, { 401: "Invalid, expired, revoked or reused refresh token" }))
     .input(ZRefreshRequest)
     .output(ZTokenResponse)
     .mutation(({ ctx, input }) => rotateRefreshToken(ctx.app, input.refresh_token)),
@@ -116,7 +116,7 @@ export const authRouter = router({
     .output(ZTwoFactorSetupResponse)
     .mutation(({ ctx }) => setupTwoFactor(ctx.app, ctx.user.id)),
   enableTwoFactor: authedProcedure
-    .meta(auth("POST", "/2fa/enable", "Turn on two-factor authentication"))
+    .meta(auth("POST", "/2fa/enable", "Turn on two-factor authentication", false, { 409: "Already enabled" }))
     .input(ZTwoFactorCodeRequest)
     .output(ZMessageResponse)
     .mutation(async ({ ctx, input }) => {

@@ -46,7 +46,7 @@ export const chatsRouter = router({
     .output(z.array(ZChatDiscoverRead))
     .query(({ ctx, input }) => discoverChats(ctx.app, ctx.user.id, input.query, input.limit)),
   create: authedProcedure
-    .meta({ openapi: { method: "POST", path: "/chats", tags, summary: "Create a chat (an existing private pair answers that chat)" } })
+    .meta({ openapi: { method: "POST", path: "/chats", tags, summary: "Create a chat (an existing private pair answers that chat)", errorResponses: { 403: "A member's privacy refuses the invitation", 404: "A member does not exist", 409: "Handle already taken" } } })
     .input(ZChatCreateRequest)
     .output(ZChatRead)
     .mutation(({ ctx, input }) => createChat(ctx.app, ctx.user.id, input)),
@@ -56,7 +56,7 @@ export const chatsRouter = router({
     .output(ZChatRead)
     .mutation(({ ctx, input }) => joinPublicChat(ctx.app, ctx.user.id, input.chat_id)),
   joinByInvite: authedProcedure
-    .meta({ openapi: { method: "POST", path: "/chats/join-by-invite", tags, summary: "Join a chat with an invite token" } })
+    .meta({ openapi: { method: "POST", path: "/chats/join-by-invite", tags, summary: "Join a chat with an invite token", errorResponses: { 404: "Unknown invite token" } } })
     .input(ZJoinByInvite)
     .output(ZChatRead)
     .mutation(({ ctx, input }) => joinByInvite(ctx.app, ctx.user.id, input.token)),
@@ -81,7 +81,7 @@ export const chatsRouter = router({
     .output(z.array(ZChatMemberRead))
     .query(({ ctx, input }) => listMembers(ctx.app, ctx.user.id, input.chat_id)),
   addMember: authedProcedure
-    .meta({ openapi: { method: "POST", path: "/chats/{chat_id}/members", tags, summary: "Add a member (owner and admins)" }, status: 201 })
+    .meta({ openapi: { method: "POST", path: "/chats/{chat_id}/members", tags, summary: "Add a member (owner and admins)", errorResponses: { 403: "Not an owner or admin, or the user's privacy refuses", 409: "Already a member" } }, status: 201 })
     .input(ZChatMemberAdd)
     .output(ZChatMemberRead)
     .mutation(({ ctx, input }) => addMember(ctx.app, ctx.user.id, input.chat_id, input.user_id)),

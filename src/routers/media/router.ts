@@ -17,7 +17,7 @@ export const mediaRouter = router({
     .output(ZUploadUrlResponse)
     .mutation(({ ctx, input }) => createUploadUrl(ctx.app, ctx.user.id, input)),
   attach: authedProcedure
-    .meta({ openapi: { method: "POST", path: "/media/attachments", tags: ["media"], summary: "Attach an uploaded file to a message" } })
+    .meta({ openapi: { method: "POST", path: "/media/attachments", tags: ["media"], summary: "Attach an uploaded file to a message", errorResponses: { 403: "Not the message's sender", 404: "Message not found" } } })
     .input(ZAttachmentCreateRequest)
     .output(ZAttachmentRead)
     .mutation(({ ctx, input }) => attachFile(ctx.app, ctx.user.id, input)),

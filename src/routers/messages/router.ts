@@ -25,7 +25,7 @@ const tags = ["messages"];
 
 export const messagesRouter = router({
   send: authedProcedure
-    .meta({ openapi: { method: "POST", path: "/messages", tags, summary: "Send a message" }, status: 201 })
+    .meta({ openapi: { method: "POST", path: "/messages", tags, summary: "Send a message", errorResponses: { 403: "May not post here", 404: "Chat not found", 429: "Rate limit or duplicate cooldown" } }, status: 201 })
     .input(ZMessageCreateRequest)
     .output(ZMessageRead)
     .mutation(({ ctx, input }) => sendMessage(ctx.app, ctx.user.id, input)),
@@ -55,7 +55,7 @@ export const messagesRouter = router({
     .output(z.void())
     .mutation(({ ctx, input }) => deleteMessage(ctx.app, ctx.user.id, input)),
   status: authedProcedure
-    .meta({ openapi: { method: "POST", path: "/messages/status", tags, summary: "Mark messages delivered or read" } })
+    .meta({ openapi: { method: "POST", path: "/messages/status", tags, summary: "Mark messages delivered or read", errorResponses: { 404: "Chat or message not found" } } })
     .input(ZMessageStatusUpdateRequest)
     .output(ZMessageStatusRead)
     .mutation(({ ctx, input }) => updateMessageStatus(ctx.app, ctx.user.id, input)),

@@ -29,7 +29,7 @@ export const usersRouter = router({
     .output(z.array(ZUserSearchRead))
     .query(({ ctx, input }) => searchUsers(ctx.app.db, ctx.user.id, input.query, input.limit)),
   updateProfile: authedProcedure
-    .meta({ openapi: { method: "PUT", path: "/users/profile", tags, summary: "Update the caller's profile and privacy settings" } })
+    .meta({ openapi: { method: "PUT", path: "/users/profile", tags, summary: "Update the caller's profile and privacy settings", errorResponses: { 409: "Username already taken" } } })
     .input(ZUserProfileUpdate)
     .output(ZUserRead)
     .mutation(({ ctx, input }) => updateProfile(ctx.app.db, ctx.user.id, input)),
@@ -49,7 +49,7 @@ export const usersRouter = router({
     .output(z.void())
     .mutation(({ ctx, input }) => addContact(ctx.app.db, ctx.user.id, input.user_id)),
   addContactByEmail: authedProcedure
-    .meta({ openapi: { method: "POST", path: "/users/contacts/by-email", tags, summary: "Add a user to the caller's contacts by email" }, status: 204 })
+    .meta({ openapi: { method: "POST", path: "/users/contacts/by-email", tags, summary: "Add a user to the caller's contacts by email", errorResponses: { 404: "No user with that email" } }, status: 204 })
     .input(ZContactByEmailRequest)
     .output(z.void())
     .mutation(({ ctx, input }) => addContactByEmail(ctx.app.db, ctx.user.id, input.email)),
