@@ -98,13 +98,13 @@ const boundary = t.middleware(async ({ ctx, next, getRawInput }) => {
 });
 
 /**
- * `boundary` and the caller check in one layer, in that order (unstorable input is 422 even for
- * anonymous callers, as with two layers), for the same reason.
+ * The caller check and `boundary` in one layer, for the same reason. The caller comes first: an
+ * anonymous call is 401 whatever its input (CONTRACT §2), as schema validation after it already was.
  */
 const authedBoundary = t.middleware(async ({ ctx, next, getRawInput }) => {
-  await refuseUnstorableInput(ctx, getRawInput);
   const user = ctx.user;
   if (!user) throw toTrpcError(new AppError("UNAUTHORIZED", ctx.badToken ? "Invalid or expired token" : "Not authenticated"), ctx);
+  await refuseUnstorableInput(ctx, getRawInput);
   const result = await next({ ctx: { user } });
   if (!result.ok) throw toTrpcError(result.error, ctx);
   return result;
