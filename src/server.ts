@@ -9,7 +9,7 @@ import { createContext, unavailableAs503, type Context } from "./context";
 import { AppError } from "./errors";
 import { handleHealth } from "./http/health";
 import { DOCS_HTML, openApiDocument } from "./http/openapi";
-import { errorResponse, json } from "./http/respond";
+import { errorResponse, json, readBodyCapped } from "./http/respond";
 import { createRestBridge } from "./http/rest-bridge";
 import { createTrpcHandler } from "./http/trpc-handler";
 import { handleFiles } from "./media/files-route";
@@ -24,7 +24,8 @@ export const MAX_TRPC_BATCH = 20;
 export interface RunningServer {
   server: Server<SocketData>;
   url: string;
-  stop(): Promise<void>;
+  /** Graceful: see `stopGracefully`. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export interface ServerOptions {
@@ -51,12 +52,12 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
       if (r) return r;
     }
     if (path.startsWith(`${API_PREFIX}/`) || path === API_PREFIX) {
-      if (path === `${API_PREFIX}/openapi.json`) return json(openApiDocument());
+      if (path === `${API_PREFIX}/openapi.json`) return readOnly(req) ?? json(openApiDocument());
       return bridge.handle(req, url, makeCtx);
     }
     if (path.startsWith("/trpc")) return handleTrpc(req, url, makeCtx);
     if (path === "/ws") return gateway.upgrade(req, url, server);
-    if (path === "/docs") return new Response(DOCS_HTML, { headers: { "content-type": "text/html; charset=utf-8" } });
+    if (path === "/docs") return readOnly(req) ?? new Response(DOCS_HTML, { headers: { "content-type": "text/html; charset=utf-8" } });
     if (path.startsWith("/files/")) {
       const r = await handleFiles(app, req, url);
       if (r) return r;
@@ -68,10 +69,22 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
     return errorResponse(404, "Not found");
   }
 
+  /**
+   * The body is read here, capped while reading (a chunked body declares no length) and decoded
+   * strictly, as the REST bridge does: tRPC's own reading takes whatever Bun buffered (up to the
+   * upload limit) and replaces bytes that are not UTF-8.
+   */
   async function handleTrpc(req: Request, url: URL, makeCtx: () => Promise<Context>): Promise<Response> {
-    const declared = Number(req.headers.get("content-length") ?? "0");
-    if (declared > app.config.MAX_BODY_BYTES) return errorResponse(413, `Request body exceeds ${app.config.MAX_BODY_BYTES} bytes`);
-    return trpc(req, url, makeCtx);
+    if (req.method === "GET" || req.method === "HEAD") return trpc(req, url, makeCtx);
+    const bytes = await readBodyCapped(req, app.config.MAX_BODY_BYTES);
+    if (bytes === null) return errorResponse(413, `Request body exceeds ${app.config.MAX_BODY_BYTES} bytes`);
+    let body: string;
+    try {
+      body = STRICT_UTF8.decode(bytes);
+    } catch {
+      return errorResponse(400, "Malformed body: not UTF-8");
+    }
+    return trpc(req, url, makeCtx, body);
   }
 
   const server = Bun.serve<SocketData>({
@@ -81,7 +94,8 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
     websocket: gateway.websocket,
     async fetch(req, srv) {
       const started = performance.now();
-      const url = new URL(req.url);
+      const url = parseRequestUrl(req);
+      if (!url) return errorResponse(400, "Malformed request: bad Host header or target");
       const seen: { ctx?: Context } = {};
       let res: Response | undefined;
       try {
@@ -117,10 +131,41 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
   return {
     server,
     url,
-    stop: async () => {
-      await server.stop(true);
-    },
+    stop: (graceMs = SHUTDOWN_GRACE_MS) => stopGracefully(server, graceMs),
   };
+}
+
+/** How long a stopping server waits for the requests in flight before it cuts them. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * Stops accepting connections, waits until the HTTP requests in flight have answered (at most
+ * `graceMs`), then closes what is left: WebSockets with 1001, idle keep-alive connections and any
+ * request still running. Cutting requests at once reset them (ECONNRESET) although on PostgreSQL
+ * their transactions went on to commit.
+ */
+async function stopGracefully(server: Server<SocketData>, graceMs: number): Promise<void> {
+  void server.stop(false);
+  const deadline = Date.now() + graceMs;
+  // Bun has no event for "no request pending"; the count is cheap to poll while stopping.
+  while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(10);
+  await server.stop(true);
+}
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** 405 for a method other than GET (or HEAD) on a read-only document; null when allowed. */
+function readOnly(req: Request): Response | null {
+  return req.method === "GET" || req.method === "HEAD" ? null : errorResponse(405, "Method not allowed", { allow: "GET" });
+}
+
+/** The request's URL; null when its Host header (or an HTTP/1.0 request without one) makes none. */
+function parseRequestUrl(req: Request): URL | null {
+  try {
+    return new URL(req.url);
+  } catch {
+    return null;
+  }
 }
 
 /** Request ids for logs: a random per-process prefix and a counter (16 hex characters; no entropy per request needed). */

@@ -2,11 +2,12 @@
  * One drizzle database over either postgres.js (DATABASE_URL) or embedded PGlite (DATA_DIR/pglite).
  * Both speak the same SQL and run the same migrations from ./drizzle.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { getTableColumns, sql, type SQL, type Table } from "drizzle-orm";
 import { toSnakeCase } from "drizzle-orm/casing";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { lockDirectory } from "./data-dir-lock";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
@@ -20,7 +21,14 @@ export interface Database {
   kind: "postgres" | "pglite";
   /** True when a trivial query answers within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<boolean>;
+  /** One round trip; throws the driver's error (start-up checks name its cause). */
+  connect(): Promise<void>;
   migrate(): Promise<void>;
+  /**
+   * True when every migration of this build (drizzle/meta/_journal.json) is applied. Remembered
+   * once true: migrations are not rolled back under a running server.
+   */
+  migrationsApplied(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -63,6 +71,10 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     db,
     kind: "postgres",
     ping: (timeoutMs = 2000) => withTimeout(client`select 1`.then(() => true), timeoutMs),
+    connect: async () => {
+      await client`select 1`;
+    },
+    migrationsApplied: migrationsAppliedCheck(db),
     migrate: async () => {
       // Concurrent instances starting together must not migrate twice at once.
       await client.begin(async (tx) => {
@@ -122,20 +134,39 @@ async function openPglite(dir: string): Promise<Database> {
   const { migrate } = await import("drizzle-orm/pglite/migrator");
   const inMemory = dir.startsWith("memory://");
   if (!inMemory) mkdirSync(dir, { recursive: true });
-  const client = await PGlite.create(dir, {
-    extensions: await pgliteExtensions(),
-    ...(await compiledPgliteModules()),
-    // In-memory databases (tests) start from a migrated template instead of running initdb and
-    // every migration again: most of a PGlite start-up is initdb.
-    ...(inMemory ? { loadDataDir: await migratedTemplate() } : {}),
-  });
+  // One process per data directory: PGlite is a single-process database (a second process on the
+  // same files runs a copy of its own, and one of them loses its writes).
+  const lock = inMemory ? null : lockDirectory(dir);
+  let client: InstanceType<typeof PGlite>;
+  try {
+    client = await PGlite.create(dir, {
+      extensions: await pgliteExtensions(),
+      ...(await compiledPgliteModules()),
+      // In-memory databases (tests) start from a migrated template instead of running initdb and
+      // every migration again: most of a PGlite start-up is initdb.
+      ...(inMemory ? { loadDataDir: await migratedTemplate() } : {}),
+    });
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   const db = drizzle(client, { schema, casing: "snake_case" }) as unknown as Db;
   return {
     db,
     kind: "pglite",
     ping: (timeoutMs = 2000) => withTimeout(client.query("select 1").then(() => true), timeoutMs),
+    connect: async () => {
+      await client.query("select 1");
+    },
+    migrationsApplied: migrationsAppliedCheck(db),
     migrate: () => migrate(db as never, { migrationsFolder: MIGRATIONS_FOLDER }),
-    close: () => client.close(),
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        lock?.release();
+      }
+    },
   };
 }
 
@@ -174,6 +205,36 @@ function migratedTemplate(): Promise<Blob> {
     return dump;
   })();
   return template;
+}
+
+/** `when` of the newest migration in this build's journal (drizzle records it as `created_at`). */
+let newestMigration: number | undefined;
+
+function newestMigrationOfBuild(): number {
+  if (newestMigration === undefined) {
+    const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, "meta/_journal.json"), "utf8")) as { entries: { when: number }[] };
+    newestMigration = Math.max(0, ...journal.entries.map((e) => e.when));
+  }
+  return newestMigration;
+}
+
+/**
+ * drizzle's migrator applies every journal entry newer than the newest `created_at` in
+ * drizzle.__drizzle_migrations, so all are applied when that one is not older than the journal's
+ * newest. A missing table (nothing applied yet) or an unreachable database answers false.
+ */
+function migrationsAppliedCheck(db: Db): () => Promise<boolean> {
+  let applied = false;
+  return async () => {
+    if (applied) return true;
+    try {
+      const [row] = await queryRows<{ last: string | number | null }>(db, sql`select max(created_at) as last from drizzle.__drizzle_migrations`);
+      applied = row?.last != null && Number(row.last) >= newestMigrationOfBuild();
+    } catch {
+      return false;
+    }
+    return applied;
+  };
 }
 
 export const pgliteDirFor = (dataDir: string) => join(dataDir, "pglite");

@@ -2,9 +2,19 @@
 import type { App } from "../app";
 import { errorResponse, json } from "./respond";
 
-export async function checkReadiness(app: App): Promise<{ ready: boolean; db: boolean; redis: boolean }> {
+export interface Readiness {
+  ready: boolean;
+  db: boolean;
+  redis: boolean;
+  /** The database answers but lacks migrations of this build (production does not migrate on start). */
+  migrationsPending: boolean;
+}
+
+export async function checkReadiness(app: App): Promise<Readiness> {
   const [db, redis] = await Promise.all([app.database.ping(2000), app.broker.ping(2000)]);
-  return { ready: db && redis, db, redis };
+  // Cheap: one query until it first succeeds, then remembered.
+  const migrationsPending = db && !(await app.database.migrationsApplied());
+  return { ready: db && redis && !migrationsPending, db, redis, migrationsPending };
 }
 
 const HEALTH_PATHS = new Set(["/health", "/health/live", "/health/ready"]);
@@ -17,7 +27,9 @@ export async function handleHealth(app: App, method: string, pathname: string): 
   if (pathname === "/health/ready") {
     const r = await checkReadiness(app);
     if (r.ready) return json({ status: "ready", db: "ok", redis: "ok" });
-    return json({ detail: { status: "not_ready", db: r.db, redis: r.redis } }, 503);
+    // The reference's body; `migrations` only when they are what is missing.
+    const detail = { status: "not_ready", db: r.db, redis: r.redis, ...(r.migrationsPending ? { migrations: "pending" } : {}) };
+    return json({ detail }, 503);
   }
   return null;
 }

@@ -144,7 +144,9 @@ export function createRestBridge(procedures: Record<string, unknown>, opts: { pr
 
     let input: unknown;
     const fromUrl: Record<string, unknown> = {};
-    for (const [k, v] of url.searchParams) fromUrl[k] = coerce(v, route.coercions[k]);
+    // Body methods take their input from the body and the path only, as the OpenAPI document
+    // declares them (trpc-to-openapi's rule); a query string there once overrode body fields.
+    if (method === "GET" || method === "DELETE") for (const [k, v] of url.searchParams) fromUrl[k] = coerce(v, route.coercions[k]);
     for (const [k, v] of Object.entries(found.params ?? {})) fromUrl[k] = coerce(v, route.coercions[k]);
     if (body === undefined) input = fromUrl;
     else if (body !== null && typeof body === "object" && !Array.isArray(body)) input = { ...(body as object), ...fromUrl };

@@ -101,6 +101,14 @@ describe("error bodies", () => {
     expect(r.headers.get("www-authenticate")).toBe("Bearer");
     expect(typeof r.body.detail).toBe("string");
   });
+  test("no token: 401 even when the input holds NUL (the caller is checked first)", async () => {
+    const send = await http.post("/messages", { body: { chat_id: 1, text: "a\u0000b" } });
+    expect({ status: send.status, challenge: send.headers.get("www-authenticate") }).toEqual({ status: 401, challenge: "Bearer" });
+    expect((await http.get("/users/search?query=a%00b")).status).toBe(401);
+    // Signed in, the same input is 422 naming the field.
+    const mine = await http.post("/messages", { token: alice.token, body: { chat_id: 1, text: "a\u0000b" } });
+    expect(mine.status).toBe(422);
+  });
   test("bad token: 401", async () => {
     const r = await http.get("/auth/me", { token: "not.a.jwt" });
     expect(r.status).toBe(401);
@@ -156,5 +164,83 @@ describe("logging", () => {
     expect(last).toMatchObject({ method: "GET", status: 200, user_id: alice.id });
     expect(typeof last.ms).toBe("number");
     expect(server.logs.join("\n")).not.toContain(alice.token);
+  });
+});
+
+/** One raw HTTP/1.1 exchange over TCP (what fetch will not send: a bad Host, chunked bodies). */
+async function rawHttp(baseUrl: string, request: string | Uint8Array): Promise<{ status: number; text: string }> {
+  const { hostname, port } = new URL(baseUrl);
+  let received = "";
+  const done = Promise.withResolvers<void>();
+  const socket = await Bun.connect({
+    hostname,
+    port: Number(port),
+    socket: {
+      data(_s, chunk) {
+        received += new TextDecoder().decode(chunk);
+        if (/\r\n0\r\n\r\n$/.test(received) || /content-length: (\d+)\r\n/i.test(received)) {
+          const length = Number(/content-length: (\d+)\r\n/i.exec(received)?.[1] ?? "-1");
+          const body = received.split("\r\n\r\n").slice(1).join("\r\n\r\n");
+          if (length >= 0 && Buffer.byteLength(body) >= length) done.resolve();
+        }
+      },
+      close() {
+        done.resolve();
+      },
+    },
+  });
+  socket.write(request);
+  await Promise.race([done.promise, Bun.sleep(5000)]);
+  socket.end();
+  return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(received)?.[1] ?? 0), text: received };
+}
+
+describe("malformed requests", () => {
+  test("a Host header that makes no URL: 400 {detail}, not 500", async () => {
+    for (const host of ["a b", "x:abc", "[::1"]) {
+      const r = await rawHttp(server.url, `GET /health HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect({ host, status: r.status }).toEqual({ host, status: 400 });
+      expect(r.text).toContain('"detail"');
+    }
+  });
+
+  test("tRPC: a chunked body over MAX_BODY_BYTES is 413 before the procedure runs; bytes that are not UTF-8 are 400", async () => {
+    const limit = server.app.config.MAX_BODY_BYTES;
+    const text = "x".repeat(limit);
+    const body = JSON.stringify({ email: text, password: "irrelevant" });
+    const chunk = (s: string) => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
+    const half = Math.floor(body.length / 2);
+    const r = await rawHttp(
+      server.url,
+      `POST /trpc/auth.login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk(body.slice(0, half))}${chunk(body.slice(half))}0\r\n\r\n`,
+    );
+    expect(r.status).toBe(413);
+
+    const bad = new Uint8Array([...new TextEncoder().encode('{"email":"a'), 0xff, 0xfe, ...new TextEncoder().encode('@x.io","password":"p"}')]);
+    const res = await fetch(`${server.url}/trpc/auth.login`, { method: "POST", headers: { "content-type": "application/json" }, body: bad });
+    expect(res.status).toBe(400);
+  });
+
+  test("the OpenAPI document and /docs are GET only: 405 with Allow", async () => {
+    for (const path of ["/api/v1/openapi.json", "/docs"]) {
+      const res = await fetch(`${server.url}${path}`, { method: "POST" });
+      expect({ path, status: res.status, allow: res.headers.get("allow") }).toEqual({ path, status: 405, allow: "GET" });
+      expect((await fetch(`${server.url}${path}`)).status).toBe(200);
+    }
+  });
+});
+
+describe("REST input sources", () => {
+  test("a body method takes its input from the body and the path, never the query string", async () => {
+    const me = await createUser(server);
+    const r = await http.put("/users/profile?name=ViaQuery", { token: me.token, body: { name: "ViaBody" } });
+    expect(r.status).toBe(200);
+    expect(r.body.name).toBe("ViaBody");
+    // A query-only field on a body route is not read either.
+    const q = await http.put("/users/profile?bio=from-query", { token: me.token, body: {} });
+    expect(q.status).toBe(200);
+    expect(q.body.bio ?? null).not.toBe("from-query");
+    // GET and DELETE still read the query.
+    expect((await http.get("/chats?limit=1", { token: me.token })).status).toBe(200);
   });
 });

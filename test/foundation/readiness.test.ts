@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/env";
 import { startServer } from "../../src/server";
-import { baseTestEnv } from "../helpers/server";
+import { baseTestEnv, createTestDatabase, usingPostgres } from "../helpers/server";
 
 /** A server whose database or broker points at a closed port. */
 async function serverWith(env: Record<string, string>) {
@@ -45,6 +45,30 @@ describe("readiness", () => {
       expect(await r.json()).toEqual({ detail: { status: "not_ready", db: true, redis: false } });
     } finally {
       await s.stop();
+    }
+  });
+
+  test("unmigrated database (production does not migrate on start): 503 with migrations pending until migrated", async () => {
+    // A fresh database: a new PostgreSQL database, or a PGlite directory of its own (in-memory
+    // PGlite starts from a migrated template).
+    const dataDir = mkdtempSync(join(tmpdir(), "parley-unmigrated-"));
+    const fresh = usingPostgres ? await createTestDatabase() : null;
+    const config = loadConfig({ ...baseTestEnv(dataDir), ...(fresh ? { DATABASE_URL: fresh.url } : {}) });
+    const app = await createApp(config, { pgliteDir: join(dataDir, "pglite"), migrate: false, logSink: () => {} });
+    const running = await startServer(app, { port: 0 });
+    try {
+      const r = await fetch(`${running.url}/health/ready`);
+      expect(r.status).toBe(503);
+      expect(await r.json()).toEqual({ detail: { status: "not_ready", db: true, redis: true, migrations: "pending" } });
+      await app.database.migrate();
+      const after = await fetch(`${running.url}/health/ready`);
+      expect(after.status).toBe(200);
+      expect(await after.json()).toEqual({ status: "ready", db: "ok", redis: "ok" });
+    } finally {
+      await running.stop();
+      await app.close().catch(() => {});
+      await fresh?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

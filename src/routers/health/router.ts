@@ -30,7 +30,7 @@ export const healthRouter = router({
     .output(ZReady)
     .query(async ({ ctx }) => {
       const r = await checkReadiness(ctx.app);
-      if (!r.ready) throw new AppError("UNAVAILABLE", `not ready: db=${r.db} redis=${r.redis}`);
+      if (!r.ready) throw new AppError("UNAVAILABLE", `not ready: db=${r.db} redis=${r.redis}${r.migrationsPending ? " migrations=pending" : ""}`);
       return { status: "ready" as const, db: "ok" as const, redis: "ok" as const };
     }),
 });
