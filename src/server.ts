@@ -94,7 +94,7 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
     websocket: gateway.websocket,
     async fetch(req, srv) {
       const started = performance.now();
-      const url = parseRequestUrl(req);
+      const url = parseRequestUrl(req, `http://${srv.hostname}:${srv.port}`);
       if (!url) return errorResponse(400, "Malformed request: bad Host header or target");
       const seen: { ctx?: Context } = {};
       let res: Response | undefined;
@@ -159,10 +159,15 @@ function readOnly(req: Request): Response | null {
   return req.method === "GET" || req.method === "HEAD" ? null : errorResponse(405, "Method not allowed", { allow: "GET" });
 }
 
-/** The request's URL; null when its Host header (or an HTTP/1.0 request without one) makes none. */
-function parseRequestUrl(req: Request): URL | null {
+/**
+ * The request's URL; null when its Host header makes none (400, RFC 9112 §3.2). Bun hands over a
+ * bare path when the Host is missing or unusable: without one (HTTP/1.0, some health probes) the
+ * path is read against this listener's own address.
+ */
+function parseRequestUrl(req: Request, self: string): URL | null {
   try {
-    return new URL(req.url);
+    if (!req.url.startsWith("/")) return new URL(req.url);
+    return req.headers.has("host") ? null : new URL(req.url, self);
   } catch {
     return null;
   }

@@ -198,21 +198,30 @@ export function createGateway(app: App): Gateway {
     unseen: Map<number, Set<number>>;
   }
 
-  /** Receivers of a personal frame on this instance, or null when one shared publish is used. */
-  function personalReceivers(e: LoggedEvent): number[] | null {
+  /**
+   * Receivers of a personal frame on this instance, or null when one shared publish is used.
+   * `joining`: live users whose user-level chat_updated earlier in the same batch subscribes them to
+   * this chat when it is delivered (a private chat coming back), so they are receivers already.
+   */
+  function personalReceivers(e: LoggedEvent, joining: ReadonlySet<number> | undefined): number[] | null {
     if (!isPersonal(e)) return null;
     if (e.chatId !== null) {
-      const local = members.count(e.chatId);
-      return local === 0 || local > PERSONAL_FANOUT_LIMIT ? null : members.usersOf(e.chatId);
+      const chatId = e.chatId;
+      const extra = joining ? [...joining].filter((u) => !members.has(chatId, u)) : [];
+      const local = members.count(chatId) + extra.length;
+      return local === 0 || local > PERSONAL_FANOUT_LIMIT ? null : [...members.usersOf(chatId), ...extra];
     }
     return e.userId !== null && isLiveUser(e.userId) ? [e.userId] : null;
   }
 
   async function personalData(events: LoggedEvent[]): Promise<PersonalData> {
     const wanted: { event: LoggedEvent; userIds: number[] }[] = [];
+    const joining = new Map<number, Set<number>>();
     for (const event of events) {
-      const userIds = personalReceivers(event);
+      const userIds = personalReceivers(event, event.chatId === null ? undefined : joining.get(event.chatId));
       if (userIds) wanted.push({ event, userIds });
+      const joined = event.type === "chat_updated" && event.userId !== null && isLiveUser(event.userId) ? chatIdOf(event) : null;
+      if (joined !== null && event.userId !== null) joining.set(joined, (joining.get(joined) ?? new Set()).add(event.userId));
     }
     if (wanted.length === 0) return new Map();
     try {

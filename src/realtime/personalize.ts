@@ -121,14 +121,29 @@ function createdId(e: LoggedEvent): number | undefined {
   return m && typeof m === "object" && "id" in m && typeof m.id === "number" ? m.id : undefined;
 }
 
-/** One user's frames' data for a replay page (resume, GET /sync). */
+/** A user-level `chat_updated`: the ChatRead stored when it was written. */
+const isUserChatUpdate = (e: LoggedEvent) => e.type === "chat_updated" && e.chatId === null && e.userId !== null;
+
+/**
+ * One user's frames' data for a replay page (resume, GET /sync). A user-level `chat_updated` is
+ * rendered again too: its stored ChatRead shows the last message of that moment, which may have
+ * been deleted since (CONTRACT §6); without a view of the chat now it keeps its stored fields but
+ * no last message.
+ */
 export async function personalizeFor(app: App, userId: number, events: LoggedEvent[]): Promise<Map<number, EventData>> {
-  const wanted = events.filter(isPersonal).map((event) => ({ event, userIds: [userId] }));
+  const wanted = events.filter((e) => isPersonal(e) || isUserChatUpdate(e)).map((event) => ({ event, userIds: [userId] }));
   const data = await build(app, wanted, { userId });
   const out = new Map<number, EventData>();
-  for (const [seq, perUser] of data) {
-    const d = perUser.get(userId);
-    if (d) out.set(seq, d);
+  for (const { event } of wanted) {
+    const d = data.get(event.seq)?.get(userId);
+    if (d) out.set(event.seq, d);
+    else if (isUserChatUpdate(event)) out.set(event.seq, withoutLastMessage(event.data));
   }
   return out;
+}
+
+function withoutLastMessage(data: EventData): EventData {
+  const chat = data.chat;
+  if (!chat || typeof chat !== "object") return data;
+  return { ...data, chat: { ...chat, last_message_text: null, last_message_type: null, last_message_created_at: null } };
 }

@@ -202,6 +202,9 @@ describe("malformed requests", () => {
       expect({ host, status: r.status }).toEqual({ host, status: 400 });
       expect(r.text).toContain('"detail"');
     }
+    // HTTP/1.0 does not require a Host header: such a request (some health probes) is answered.
+    const old = await rawHttp(server.url, "GET /health HTTP/1.0\r\n\r\n");
+    expect(old.text).toMatch(/^HTTP\/1\.[01] 200/);
   });
 
   test("tRPC: a chunked body over MAX_BODY_BYTES is 413 before the procedure runs; bytes that are not UTF-8 are 400", async () => {

@@ -294,6 +294,18 @@ describe("POST /messages/status", () => {
     expect(bad.status).toBe(422);
     expect(bad.body.detail).toStartWith("status:");
   });
+
+  test("404 for a message the caller cannot see: deleted for all, deleted for them", async () => {
+    const chat = await chatOf(server, "group", alice, [bob]);
+    const gone = await sendText(http, alice, chat);
+    const hidden = await sendText(http, alice, chat);
+    expect((await http.delete(`/messages/${gone.id}?for_all=true`, { token: alice.token })).status).toBe(204);
+    expect((await http.delete(`/messages/${hidden.id}?for_all=false`, { token: bob.token })).status).toBe(204);
+    expect((await markStatus(http, bob, chat, gone.id, "message_read")).status).toBe(404);
+    expect((await markStatus(http, bob, chat, hidden.id, "message_delivered")).status).toBe(404);
+    // Alice still sees the one bob hid.
+    expect((await markStatus(http, alice, chat, hidden.id, "message_read")).status).toBe(200);
+  });
 });
 
 describe("static paths never reach the {id} procedures", () => {

@@ -77,6 +77,16 @@ describe("notifications from messages", () => {
     expect(aboutMessage(await notesOf(carol), m.id).map((n) => n.event_type)).toEqual(["mention"]);
   });
 
+  test("an edit mentions nobody who cannot see the message (deleted it for themself, cleared past it)", async () => {
+    const chat = await chatOf(server, "group", alice, [bob, carol]);
+    const m = await sendText(http, alice, chat, "plain");
+    expect((await http.delete(`/messages/${m.id}?for_all=false`, { token: bob.token })).status).toBe(204);
+    expect((await http.post(`/chats/${chat}/clear`, { token: carol.token })).status).toBe(204);
+    await http.put(`/messages/${m.id}`, { token: alice.token, body: { text: `hey @${bob.username} @${carol.username}` } });
+    expect(aboutMessage(await notesOf(bob), m.id).filter((n) => n.event_type === "mention")).toEqual([]);
+    expect(aboutMessage(await notesOf(carol), m.id).filter((n) => n.event_type === "mention")).toEqual([]);
+  });
+
   test("channels and big groups store no message_created rows per member; mentions still do", async () => {
     const channel = await chatOf(server, "channel", alice, [bob, carol]);
     const post = await sendText(http, alice, channel, `news for @${carol.username}`);

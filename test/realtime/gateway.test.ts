@@ -357,6 +357,8 @@ describe("a private chat deleted for oneself", () => {
     const updated = await d.waitFor((f) => f.type === "chat_updated" && f.data.chat?.id === chat);
     expect(updated.seq).toBeLessThan(created1.seq as number);
     expect(updated.data.chat.last_message_text).toBe("are you back");
+    // The message carries dana's counters like any other (she joined the receivers in that batch).
+    expect({ unread: created1.data.unread_count, mentions: created1.data.unread_mentions_count }).toEqual({ unread: 1, mentions: 0 });
     // And the chat stays subscribed: the next message arrives too.
     const again = await sendText(alice, chat, "still there?");
     await d.waitFor((f) => f.type === "message_created" && f.data.message?.id === again);

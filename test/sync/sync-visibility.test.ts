@@ -64,3 +64,23 @@ test("replays leave out messages deleted for all, deleted for the user, or befor
   expect(JSON.stringify(ws.frames)).not.toContain("secret-");
   await ws.close();
 });
+
+test("a replayed chat_updated of the user shows the chat as it is now, not a last message deleted since", async () => {
+  const chat: number = (await http.post("/chats", { token: alice.token, body: { type: "group", title: "previews", member_ids: [bob.id] } })).body.id;
+  const since: number = (await http.get("/sync?since=0&limit=1", { token: bob.token })).body.next_since;
+  const secret = await send(alice, chat, "secret-preview");
+  // bob's archive writes a user-level chat_updated whose ChatRead shows the newest message.
+  expect((await http.post(`/chats/${chat}/archive`, { token: bob.token })).status).toBe(200);
+  expect((await http.delete(`/messages/${secret}?for_all=true`, { token: alice.token })).status).toBe(204);
+
+  const sync = await http.get(`/sync?since=${since}&limit=100`, { token: bob.token });
+  expect(sync.status).toBe(200);
+  expect(sync.text).not.toContain("secret-preview");
+  const updates = (sync.body.events as { type: string; data: Record<string, any> }[]).filter((e) => e.type === "chat_updated" && e.data.chat?.id === chat);
+  expect(updates.length).toBeGreaterThan(0);
+  for (const u of updates) expect(u.data.chat.last_message_text).toBeNull();
+
+  const ws = await WsClient.connect(server.url, bob.token, { since });
+  expect(JSON.stringify(ws.frames)).not.toContain("secret-preview");
+  await ws.close();
+});

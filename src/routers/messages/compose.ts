@@ -134,8 +134,9 @@ export async function findByClientId(db: DbOrTx, chatId: number, senderId: numbe
 }
 
 /**
- * Mention rows for members named as `@username` (not the sender); answers their ids. `replace`
- * drops the message's earlier rows first (an edit).
+ * Mention rows for members named as `@username` (not the sender) who can see the message; answers
+ * their ids. `replace` drops the message's earlier rows first (an edit: a member who deleted the
+ * message for themself, or cleared past it, is not mentioned by it).
  */
 export async function storeMentions(tx: Tx, row: MessageRow, replace = false): Promise<number[]> {
   const names = mentionedUsernames(row.text);
@@ -145,7 +146,14 @@ export async function storeMentions(tx: Tx, row: MessageRow, replace = false): P
     .select({ id: users.id })
     .from(users)
     .innerJoin(chatMembers, and(eq(chatMembers.userId, users.id), eq(chatMembers.chatId, row.chatId)))
-    .where(and(inArray(sql`lower(${users.username})`, names), ne(users.id, row.senderId)));
+    .where(
+      and(
+        inArray(sql`lower(${users.username})`, names),
+        ne(users.id, row.senderId),
+        sql`${chatMembers.clearedBeforeMessageId} < ${row.id}`,
+        sql`not exists (select 1 from message_hides h where h.chat_id = ${row.chatId} and h.user_id = ${users.id} and h.message_id = ${row.id})`,
+      ),
+    );
   if (members.length === 0) return [];
   await tx
     .insert(messageMentions)

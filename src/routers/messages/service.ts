@@ -11,7 +11,7 @@ import { forbidden, notFound } from "../../errors";
 import { createNotifications } from "../notifications/service";
 import { CHAT_NOT_FOUND, isManager, requireMember } from "../chats/access";
 import { literalLimit } from "../../db/sql-fragments";
-import { MESSAGE_NOT_FOUND, requireVisibleMessage, visibleTo } from "./access";
+import { isVisibleInChat, MESSAGE_NOT_FOUND, requireVisibleMessage, visibleTo } from "./access";
 import { storeMentions } from "./compose";
 import { messageEvents } from "./events";
 import { chatMarkLeaders, deliveryStatusFromLeadersSql, messageReadColumnsWith, messageReadFor, messageReadsFor, toMessageReadFromRow, type MessageReadRow, type MessageRow } from "./read-model";
@@ -156,13 +156,10 @@ export async function deleteMessage(app: App, userId: number, input: { message_i
  * that moved. Also called by the realtime gateway for client frames.
  */
 export async function updateMessageStatus(app: App, userId: number, input: TMessageStatusUpdateRequest): Promise<TMessageStatusRead> {
-  await requireMember(app.db, input.chat_id, userId);
-  const target = await app.db
-    .select({ id: messages.id })
-    .from(messages)
-    .where(and(eq(messages.chatId, input.chat_id), eq(messages.id, input.message_id)))
-    .limit(1);
-  if (target.length === 0) throw notFound(MESSAGE_NOT_FOUND);
+  const { member } = await requireMember(app.db, input.chat_id, userId);
+  // A message the caller cannot see (deleted for all or for them, before their clear point) is 404
+  // like one of another chat (CONTRACT §2).
+  if (!(await isVisibleInChat(app.db, input.message_id, input.chat_id, member))) throw notFound(MESSAGE_NOT_FOUND);
   const read = input.status === "message_read";
   return transact(app, async (tx, events) => {
     const [prev] = await tx
