@@ -103,11 +103,18 @@ describe("client frames", () => {
     const other = await createGroup(alice, [bob], "typing sentinel");
     // The membership of the new chat reaches b's socket through the log; wait for it.
     await b.waitFor((f) => f.type === "chat_updated" && f.data.chat?.id === other);
+    const third = await createGroup(alice, [bob], "typing sentinel 2");
+    await b.waitFor((f) => f.type === "chat_updated" && f.data.chat?.id === third);
     a.send({ type: "typing", chat_id: group });
     a.send({ type: "typing", chat_id: group });
     a.send({ type: "typing", chat_id: other });
+    // Frames are handled concurrently (each checks posting rights), so their order may vary.
     const t = await b.waitFor((f) => f.type === "typing" && f.data.chat_id === other);
     expect(t.data.user_id).toBe(alice.id);
+    await b.waitFor((f) => f.type === "typing" && f.data.chat_id === group);
+    // A frame sent after both: the throttled second one had its turn before it.
+    a.send({ type: "typing", chat_id: third });
+    await b.waitFor((f) => f.type === "typing" && f.data.chat_id === third);
     expect(b.frames.filter((f) => f.type === "typing" && f.data.chat_id === group)).toHaveLength(1);
     expect(a.frames.filter((f) => f.type === "typing")).toHaveLength(0);
     s.send({ type: "typing", chat_id: group });
