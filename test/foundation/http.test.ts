@@ -224,7 +224,11 @@ describe("malformed requests", () => {
     expect(res.status).toBe(400);
   });
 
-  test("the OpenAPI document and /docs are GET only: 405 with Allow", async () => {
+  test("the OpenAPI document, /docs, /app and /ws are GET only: 405 with Allow", async () => {
+    for (const path of ["/app", "/ws"]) {
+      const res = await fetch(`${server.url}${path}`, { method: "POST" });
+      expect({ path, status: res.status, allow: res.headers.get("allow") }).toEqual({ path, status: 405, allow: "GET" });
+    }
     for (const path of ["/api/v1/openapi.json", "/docs"]) {
       const res = await fetch(`${server.url}${path}`, { method: "POST" });
       expect({ path, status: res.status, allow: res.headers.get("allow") }).toEqual({ path, status: 405, allow: "GET" });
