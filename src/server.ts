@@ -9,7 +9,7 @@ import { createContext, unavailableAs503, type Context } from "./context";
 import { AppError } from "./errors";
 import { handleHealth } from "./http/health";
 import { DOCS_HTML, openApiDocument } from "./http/openapi";
-import { errorResponse, json, readBodyCapped } from "./http/respond";
+import { decodeUtf8Strict, errorResponse, json, readBodyCapped } from "./http/respond";
 import { createRestBridge } from "./http/rest-bridge";
 import { createTrpcHandler } from "./http/trpc-handler";
 import { handleFiles } from "./media/files-route";
@@ -80,7 +80,7 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
     if (bytes === null) return errorResponse(413, `Request body exceeds ${app.config.MAX_BODY_BYTES} bytes`);
     let body: string;
     try {
-      body = STRICT_UTF8.decode(bytes);
+      body = decodeUtf8Strict(bytes);
     } catch {
       return errorResponse(400, "Malformed body: not UTF-8");
     }
@@ -151,8 +151,6 @@ async function stopGracefully(server: Server<SocketData>, graceMs: number): Prom
   while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(10);
   await server.stop(true);
 }
-
-const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** 405 for a method other than GET (or HEAD) on a read-only document; null when allowed. */
 function readOnly(req: Request): Response | null {

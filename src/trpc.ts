@@ -61,8 +61,7 @@ export function toTrpcError(err: unknown, ctx: Context): TRPCError {
     return toTrpcError(err.cause ?? err, ctx);
   }
   if (err instanceof AppError) return new TRPCError({ code: ERROR_CODES[err.code].trpc, message: err.message, cause: err });
-  const cause = (err as { cause?: unknown } | null)?.cause;
-  if (isUnavailableError(err) || isUnavailableError(cause)) {
+  if (isUnavailableOrWraps(err)) {
     ctx.app.log.warn("backing service unavailable", { request_id: ctx.requestId, ...describeError(err) });
     return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Service temporarily unavailable" });
   }

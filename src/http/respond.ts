@@ -22,6 +22,11 @@ export function appErrorResponse(err: AppError): Response {
   return errorResponse(err.status, err.message, headers);
 }
 
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The body's text; throws on bytes that are not UTF-8 (REST and tRPC answer 400). */
+export const decodeUtf8Strict = (bytes: Uint8Array): string => STRICT_UTF8.decode(bytes);
+
 /**
  * Reads at most `limit` bytes of the body; answers null when it is larger (413), without
  * buffering more than the limit (Bun's own 413 has an empty body, so ours must come first).

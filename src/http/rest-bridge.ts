@@ -21,7 +21,7 @@ import { AppError, statusForTrpcCode } from "../errors";
 import { formatZodError } from "../lib/zod-errors";
 import type { Meta } from "../trpc";
 import { callProcedure, type DirectlyCallable } from "./call-procedure";
-import { errorResponse, json, noContent, readBodyCapped } from "./respond";
+import { decodeUtf8Strict, errorResponse, json, noContent, readBodyCapped } from "./respond";
 
 type Coercion = "number" | "boolean" | "string" | "other";
 
@@ -136,7 +136,7 @@ export function createRestBridge(procedures: Record<string, unknown>, opts: { pr
       const type = req.headers.get("content-type") ?? "";
       if (!/^application\/(.+\+)?json\b/i.test(type)) return errorResponse(415, "Content-Type must be application/json");
       try {
-        body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+        body = JSON.parse(decodeUtf8Strict(raw));
       } catch {
         return errorResponse(400, "Malformed JSON body");
       }

@@ -9,7 +9,7 @@
  */
 import type { App } from "../app";
 import { rateLimited } from "../errors";
-import { isUnavailableError } from "../trpc";
+import { isUnavailableOrWraps } from "../trpc";
 
 export async function enforceRateLimit(
   app: App,
@@ -24,16 +24,11 @@ export async function enforceRateLimit(
   try {
     hit = await app.broker.hit(`rl:${bucket}:${subject}`, windowSeconds);
   } catch (err) {
-    if (failOpen && brokerDown(err)) {
+    if (failOpen && isUnavailableOrWraps(err)) {
       app.log.warn("rate limit skipped: broker unavailable", { bucket });
       return;
     }
     throw err;
   }
   if (hit.count > limit) throw rateLimited(hit.resetSeconds);
-}
-
-/** True when `err` (or its cause) says the broker cannot be reached. */
-export function brokerDown(err: unknown): boolean {
-  return isUnavailableError(err) || isUnavailableError((err as { cause?: unknown } | null)?.cause);
 }

@@ -17,6 +17,7 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 import { plannedEachTime, queryRows, type DbOrTx } from "../db/client";
+import { visibleMessageSql } from "../routers/messages/access";
 import type { DurableEventType, EventData, LoggedEvent } from "./event-types";
 
 /** What a client hears when it cannot resume from its position (GET /sync 410, `resync_required`). */
@@ -80,8 +81,7 @@ export function visibleEventsQuery(userId: number, after: number, upto: number |
                 select 1 from messages vm
                 where vm.chat_id = ce.chat_id
                   and vm.id = coalesce((ce.data #>> '{message,id}')::bigint, (ce.data ->> 'message_id')::bigint)
-                  and vm.deleted_at is null and vm.id > m.cleared_before_message_id
-                  and not exists (select 1 from message_hides h where h.chat_id = vm.chat_id and h.user_id = ${userId} and h.message_id = vm.id)))
+                  and ${visibleMessageSql("vm", sql`${userId}`, sql`m.cleared_before_message_id`)}))
             order by ce.seq limit ${limit})
           union all
           (select seq, null::int as chat_id, user_id, type, data, created_at from user_events

@@ -13,7 +13,7 @@ import { client } from "../helpers/http";
 import { planText } from "../helpers/plan-text";
 import { startTestServer, type TestServer } from "../helpers/server";
 import type { TestUser } from "../helpers/users";
-import { createGroup, createUsers, type Http } from "./helpers";
+import { createGroup, createUsers, sendText, type Http } from "./helpers";
 
 let server: TestServer;
 let http: Http;
@@ -48,12 +48,6 @@ async function servedCounts(chatId: number, user: TestUser) {
   return { unread_count: r.body.unread_count, unread_mentions_count: r.body.unread_mentions_count };
 }
 
-async function send(user: TestUser, chatId: number, text: string): Promise<number> {
-  const r = await http.post("/messages", { token: user.token, body: { chat_id: chatId, text } });
-  expect(r.status).toBe(201);
-  return r.body.id;
-}
-
 describe("unread counts from positions", () => {
   test("match the definition through sends, mentions, reads, deletions for all and for me, and clearing", async () => {
     const chatId = (await createGroup(http, alice, { members: [bob, carol] })).id;
@@ -66,7 +60,7 @@ describe("unread counts from positions", () => {
     for (let i = 0; i < 12; i++) {
       const sender = users[i % 3] as TestUser;
       const other = users[(i + 1) % 3] as TestUser;
-      ids.push(await send(sender, chatId, i % 4 === 0 ? `hi @${other.username} ${i}` : `message ${i}`));
+      ids.push(await sendText(http, sender, chatId, i % 4 === 0 ? `hi @${other.username} ${i}` : `message ${i}`));
     }
     await expectDefinition("after sends");
     expect((await servedCounts(chatId, bob)).unread_count).toBe(8);
@@ -87,7 +81,7 @@ describe("unread counts from positions", () => {
     await expectDefinition("after carol cleared her history");
     expect((await servedCounts(chatId, carol)).unread_count).toBe(0);
 
-    for (let i = 0; i < 5; i++) ids.push(await send(i % 2 ? alice : carol, chatId, `later @${bob.username} ${i}`));
+    for (let i = 0; i < 5; i++) ids.push(await sendText(http, i % 2 ? alice : carol, chatId, `later @${bob.username} ${i}`));
     await expectDefinition("after more sends");
     expect((await servedCounts(chatId, bob)).unread_mentions_count).toBeGreaterThan(0);
 
@@ -99,7 +93,7 @@ describe("unread counts from positions", () => {
   test("concurrent sends into one chat take positions 1..n, and an idempotent retry takes none", async () => {
     const chatId = (await createGroup(http, alice, { members: [bob, carol] })).id;
     const senders = [alice, bob, carol];
-    await Promise.all(Array.from({ length: 30 }, (_, i) => send(senders[i % 3] as TestUser, chatId, `parallel ${i}`)));
+    await Promise.all(Array.from({ length: 30 }, (_, i) => sendText(http, senders[i % 3] as TestUser, chatId, `parallel ${i}`)));
     const retry = { chat_id: chatId, text: "once", client_message_id: `cid-${chatId}` };
     for (let i = 0; i < 2; i++) expect((await http.post("/messages", { token: alice.token, body: retry })).status).toBe(201);
 

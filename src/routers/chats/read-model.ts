@@ -21,6 +21,7 @@ import type { ChatRole, ChatType, MessageType, PrivacyLevel } from "../../db/sch
 import { isoFromDriver, isoFromDriverOrNull } from "../../lib/pg-timestamp";
 import { allOnlineUserIds, onlineUserCount, onlineUserIds } from "../../realtime/presence";
 import { isUnavailableOrWraps } from "../../trpc";
+import { visibleMessageSql } from "../messages/access";
 import { visibleTo } from "../users/privacy";
 import type { TChatRead } from "./schemas";
 import { unreadCountsQuery } from "./unread";
@@ -81,9 +82,8 @@ export async function loadChatReads(app: App, db: DbOrTx, viewerId: number, chat
 export function chatReadsStatement(viewerId: number, source: SQL, opts: ChatReadOptions = {}): SQL {
   const membershipJoin = opts.includeNonMember ? sql`left join` : sql`join`;
   return sql`select c.id, c.public_id, c.type, c.title, c.avatar_url, c.handle, c.description, c.is_public, c.is_saved,
-             case when exists (select 1 from messages pm where pm.chat_id = c.id and pm.id = c.pinned_message_id and pm.deleted_at is null
-                    and pm.id > cm.cleared_before_message_id
-                    and not exists (select 1 from message_hides ph where ph.chat_id = pm.chat_id and ph.user_id = ${viewerId} and ph.message_id = pm.id))
+             case when exists (select 1 from messages pm where pm.chat_id = c.id and pm.id = c.pinned_message_id
+                    and ${visibleMessageSql("pm", sql`${viewerId}`, sql`cm.cleared_before_message_id`)})
                   then c.pinned_message_id end as pinned_message_id,
              c.members_count, c.created_at, cm.role, cm.archived, cm.pinned_at,
              lm.text as lm_text, lm.type as lm_type, lm.created_at as lm_created_at,
@@ -103,8 +103,7 @@ export function chatReadsStatement(viewerId: number, source: SQL, opts: ChatRead
       -- (a public chat seen from outside) the comparison with the clear point is NULL: none.
       left join lateral (
         select m.text, m.type, m.created_at from messages m
-        where m.chat_id = c.id and m.id > cm.cleared_before_message_id and m.deleted_at is null
-          and not exists (select 1 from message_hides h where h.chat_id = m.chat_id and h.user_id = ${viewerId} and h.message_id = m.id)
+        where m.chat_id = c.id and ${visibleMessageSql("m", sql`${viewerId}`, sql`cm.cleared_before_message_id`)}
         order by m.id desc limit 1
       ) lm on true
       -- Members only (no membership: no mark, nothing counted). Positions, not rows (unread.ts).

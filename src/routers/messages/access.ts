@@ -23,6 +23,16 @@ export function visibleTo(member: Pick<MemberRow, "userId" | "clearedBeforeMessa
   ) as SQL;
 }
 
+/**
+ * Same rule in raw statements: the message row `m` (an alias) as `userId` sees it, their clear
+ * point given (NULL, no membership: sees nothing).
+ */
+export function visibleMessageSql(m: string, userId: SQL, clearedBefore: SQL): SQL {
+  const r = sql.raw(m);
+  return sql`${r}.deleted_at is null and ${r}.id > ${clearedBefore}
+    and not exists (select 1 from message_hides h where h.chat_id = ${r}.chat_id and h.user_id = ${userId} and h.message_id = ${r}.id)`;
+}
+
 /** Same rule, correlated with a `chat_members` row joined per chat (search across chats). */
 export function visibleToJoinedMember(userId: number): SQL {
   return and(

@@ -6,7 +6,8 @@
 import type { App } from "../../app";
 import { transact } from "../../db/transact";
 import { rateLimited, unprocessable } from "../../errors";
-import { brokerDown, enforceRateLimit } from "../../lib/rate-limit";
+import { enforceRateLimit } from "../../lib/rate-limit";
+import { isUnavailableOrWraps } from "../../trpc";
 import { sha256Hex } from "../../lib/random";
 import { requireMember } from "../chats/access";
 import { isVisibleInChat } from "./access";
@@ -82,7 +83,7 @@ async function claimDuplicateCooldown(
     if (!claimed) raw = await app.broker.get(key);
   } catch (err) {
     // Fails open like the message rate limit: a Redis outage must not stop messaging.
-    if (!brokerDown(err)) throw err;
+    if (!isUnavailableOrWraps(err)) throw err;
     app.log.warn("duplicate cooldown skipped: broker unavailable");
     return NO_CLAIM;
   }
