@@ -66,7 +66,7 @@ export async function closedLoop(opts: {
 }
 
 /** Sends at `rate` per second for `durationMs`; latency counts from each request's intended time. */
-export async function openLoop(opts: {
+export function openLoop(opts: {
   rate: number;
   durationMs: number;
   make: MakeRequest;
@@ -74,6 +74,28 @@ export async function openLoop(opts: {
   maxOutstanding?: number;
 }): Promise<LoadResult & { dropped: number }> {
   const okStatus = opts.okStatus ?? 200;
+  return openLoopCalls({
+    ...opts,
+    call: async (i) => {
+      const spec = opts.make(i, 0);
+      const res = await fetch(spec.url, spec.init);
+      await res.arrayBuffer();
+      if (res.status !== okStatus) throw new Error(`status ${res.status}`);
+    },
+  });
+}
+
+/**
+ * The open loop's schedule around any operation (an HTTP request, or the driver floor's
+ * statements): operation `i` is due at `start + i / rate`, its latency counts from then, and a
+ * rejected call is an error.
+ */
+export async function openLoopCalls(opts: {
+  rate: number;
+  durationMs: number;
+  call: (i: number) => Promise<void>;
+  maxOutstanding?: number;
+}): Promise<LoadResult & { dropped: number }> {
   const maxOutstanding = opts.maxOutstanding ?? 4096;
   const total = Math.floor((opts.rate * opts.durationMs) / 1000);
   const lat: number[] = [];
@@ -92,22 +114,16 @@ export async function openLoop(opts: {
       return;
     }
     outstanding++;
-    const spec = opts.make(i, 0);
     pending.push(
-      fetch(spec.url, spec.init)
-        .then(async (res) => {
-          await res.arrayBuffer();
-          if (res.status === okStatus) {
-            ok++;
-            lat.push(performance.now() - intended);
-          } else {
-            errors++;
-            firstError ??= `status ${res.status}`;
-          }
+      opts
+        .call(i)
+        .then(() => {
+          ok++;
+          lat.push(performance.now() - intended);
         })
         .catch((err: unknown) => {
           errors++;
-          firstError ??= String(err);
+          firstError ??= err instanceof Error ? err.message : String(err);
         })
         .finally(() => {
           outstanding--;
