@@ -23,7 +23,7 @@ import type { Meta } from "../trpc";
 import { callProcedure, type DirectlyCallable } from "./call-procedure";
 import { decodeUtf8Strict, errorResponse, json, noContent, readBodyCapped } from "./respond";
 
-type Coercion = "number" | "boolean" | "string" | "other";
+type Coercion = "integer" | "number" | "boolean" | "string" | "other";
 
 interface Route {
   method: string;
@@ -182,6 +182,10 @@ export function restError(err: unknown): Response {
 }
 
 function coerce(value: string, kind: Coercion | undefined): unknown {
+  // Canonical decimal only: `/chats/01` or `/chats/1.0` naming chat 1 would give one resource
+  // many URLs (caches, logs and access rules that compare paths). Anything else stays a string
+  // and is refused by the schema (422), like `abc`.
+  if (kind === "integer") return /^-?(0|[1-9]\d*)$/.test(value) ? Number(value) : value;
   if (kind === "number") {
     if (/^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value);
     return value;
@@ -232,6 +236,7 @@ function kindOf(schema: unknown): Coercion {
   let current = schema as { _zod?: { def: { type: string; innerType?: unknown; in?: unknown } } } | undefined;
   for (let depth = 0; depth < 10 && current?._zod; depth++) {
     const def = current._zod.def;
+    if (def.type === "number" && (current as { isInt?: boolean }).isInt) return "integer";
     if (def.type === "number" || def.type === "int" || def.type === "bigint") return "number";
     if (def.type === "boolean") return "boolean";
     if (def.type === "string") return "string";

@@ -45,7 +45,7 @@ import type { LoggedEvent } from "./event-types";
 import { encodeEphemeral, encodeEvent, errorFrame, parseClientFrame, type TClientFrame } from "./frames";
 import { chatIdOf, isPersonal, personalize, personalizeFor, PERSONAL_FANOUT_LIMIT, type PersonalData } from "./personalize";
 import { PresenceTracker } from "./presence";
-import { EVENT_RETENTION_DAYS, pruneEventLog, readVisible, RESYNC_DETAIL, resumeIsImpossible } from "./replay";
+import { EVENT_RETENTION_DAYS, pruneEventLog, readVisible, resumeRefusal } from "./replay";
 import { LocalMembers } from "./local-members";
 import { SocketTable } from "./socket-table";
 import { unseenBy } from "./unseen-messages";
@@ -340,8 +340,9 @@ export function createGateway(app: App): Gateway {
    */
   async function goLive(ws: Ws, userId: number, since: number | null, leased: Promise<void>): Promise<void> {
     let from = since;
-    if (from !== null && (await resumeIsImpossible(app.db, from))) {
-      send(ws, encodeEphemeral("resync_required", { seq: tailer.cursor, detail: RESYNC_DETAIL }));
+    const refusal = from === null ? null : await resumeRefusal(app.db, from);
+    if (refusal !== null) {
+      send(ws, encodeEphemeral("resync_required", { seq: tailer.cursor, detail: refusal }));
       from = null;
     }
     for (let attempt = 0; ; attempt++) {

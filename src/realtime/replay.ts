@@ -22,6 +22,7 @@ import type { DurableEventType, EventData, LoggedEvent } from "./event-types";
 
 /** What a client hears when it cannot resume from its position (GET /sync 410, `resync_required`). */
 export const RESYNC_DETAIL = "Events since this position are no longer kept: reload your state";
+export const RESYNC_AHEAD_DETAIL = "This position is beyond the newest event (from another server, or before a reset): reload your state";
 
 /** Events are kept at least this long (CONTRACT §8); older ones are pruned. */
 export const EVENT_RETENTION_DAYS = 7;
@@ -125,15 +126,21 @@ export async function prunedThrough(db: DbOrTx): Promise<number> {
 }
 
 /**
- * True when a client at `since` cannot resume: events after it were pruned (since < floor), or it
- * claims a position the log never reached (another database, a reset).
+ * Why a client at `since` must reload (`null` when it can resume): events after it were pruned
+ * (since < floor), or it claims a position the log never reached (another database, a reset). The
+ * two cases ask the same of the
+ * client but are different news, and a client (or its developer) told "no longer kept" about a
+ * position the server never reached looks for the wrong bug.
  */
-export function cannotResumeFrom(since: number, bounds: LogBounds): boolean {
-  return since < bounds.floor || (since !== 0 && since > bounds.head);
+export function resyncDetail(since: number, bounds: LogBounds): string | null {
+  if (since < bounds.floor) return RESYNC_DETAIL;
+  if (since !== 0 && since > bounds.head) return RESYNC_AHEAD_DETAIL;
+  return null;
 }
 
-export async function resumeIsImpossible(db: DbOrTx, since: number): Promise<boolean> {
-  return cannotResumeFrom(since, await logBounds(db));
+/** `resyncDetail` against the log as it is now. */
+export async function resumeRefusal(db: DbOrTx, since: number): Promise<string | null> {
+  return resyncDetail(since, await logBounds(db));
 }
 
 /**

@@ -125,6 +125,19 @@ describe("error bodies", () => {
     expect(Object.keys(r.body)).toEqual(["detail"]);
     expect(r.body.detail).toStartWith("username:");
   });
+  test("an integer in the path or query is canonical decimal: 01, 1.0, +1 and 1e0 are 422 like abc, not another name for 1", async () => {
+    const created = await http.post("/chats", { token: alice.token, body: { type: "group", title: "canonical ids" } });
+    expect(created.status).toBe(200);
+    const id = created.body.id as number;
+    expect((await http.get(`/chats/${id}`, { token: alice.token })).status).toBe(200);
+    for (const spelled of [`0${id}`, `${id}.0`, `%2B${id}`, `${id}e0`, "abc"]) {
+      const r = await http.get(`/chats/${spelled}`, { token: alice.token });
+      expect([spelled, r.status]).toEqual([spelled, 422]);
+      expect(r.body.detail).toContain("chat_id");
+    }
+    for (const limit of ["05", "5.0"]) expect([limit, (await http.get(`/chats?limit=${limit}`, { token: alice.token })).status]).toEqual([limit, 422]);
+    expect((await http.get("/chats?limit=5", { token: alice.token })).status).toBe(200);
+  });
   test("oversize body: 413 {detail}", async () => {
     const r = await http.post("/auth/login", { raw: JSON.stringify({ email: "a".repeat(2 * 1024 * 1024) }) });
     expect(r.status).toBe(413);

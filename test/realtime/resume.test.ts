@@ -194,4 +194,18 @@ describe("resume", () => {
     expect([viaTrpc.status, body.error.data.code]).toEqual([412, "PRECONDITION_FAILED"]);
     expect(body.error.data.detail).toBe(gone.body.detail);
   });
+
+  test("a since beyond the log's end is refused as such, not as pruned events (HTTP and WebSocket)", async () => {
+    const probe = await WsClient.connect(server.url, bob.token);
+    const head = Number((await probe.waitFor((f) => f.type === "ready")).data.seq);
+    await probe.close();
+    const ahead = head + 1_000_000;
+    const refused = await http.get(`/sync?since=${ahead}`, { token: bob.token });
+    expect(refused.status).toBe(410);
+    expect(refused.body.detail).toBe("This position is beyond the newest event (from another server, or before a reset): reload your state");
+    const ws = await WsClient.connect(server.url, bob.token, { since: ahead });
+    expect(ws.frames[0]?.type).toBe("resync_required");
+    expect(ws.frames[0]?.data.detail).toBe(refused.body.detail);
+    await ws.close();
+  });
 });

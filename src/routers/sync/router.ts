@@ -10,7 +10,7 @@ export const syncRouter = router({
         path: "/sync",
         tags: ["sync"],
         summary: "Durable events after `since` that the caller may see, in order (410 when older than retention)",
-        errorResponses: { 410: "Events since this position are no longer kept: reload your state" },
+        errorResponses: { 410: "Events since this position are no longer kept, or the position is beyond the newest event: reload your state" },
       },
     })
     .input(ZSyncQuery)

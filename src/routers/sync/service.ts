@@ -7,13 +7,14 @@ import type { App } from "../../app";
 import { AppError } from "../../errors";
 import { wireEvent } from "../../realtime/frames";
 import { personalizeFor } from "../../realtime/personalize";
-import { cannotResumeFrom, logBounds, prunedThrough, readVisible, RESYNC_DETAIL } from "../../realtime/replay";
+import { logBounds, prunedThrough, readVisible, RESYNC_DETAIL, resyncDetail } from "../../realtime/replay";
 import type { TSyncQuery, TSyncRead } from "./schemas";
 
 export async function syncEvents(app: App, userId: number, input: TSyncQuery): Promise<TSyncRead> {
   // Every position up to `head` is committed now, so the read below sees all of them.
   const bounds = await logBounds(app.db);
-  if (cannotResumeFrom(input.since, bounds)) throw new AppError("GONE", RESYNC_DETAIL);
+  const refusal = resyncDetail(input.since, bounds);
+  if (refusal !== null) throw new AppError("GONE", refusal);
   const head = bounds.head;
   const rows = await readVisible(app.db, userId, input.since, null, input.limit + 1);
   // A prune between the check and the read would have removed events silently: check again.
