@@ -14,9 +14,19 @@ export const zLimit = (fallback: number, max = 100) =>
 /** ISO-8601 UTC timestamp ending in Z. */
 export const ZTimestamp = z.string().meta({ format: "date-time", example: "2026-03-08T10:00:00Z" });
 
-/** A non-blank string after trimming (the value keeps its spaces). */
+/**
+ * Characters that show nothing: whitespace, format characters (zero-width space and joiners, word
+ * joiner, BOM, soft hyphen, ...) and the fillers people use for "invisible" names and messages
+ * (Hangul fillers, the blank Braille pattern, the combining grapheme joiner).
+ */
+const BLANK = /^[\s\p{Cf}\u034F\u115F\u1160\u2800\u3164\uFFA0]*$/u;
+
+/** True when `s` would show as nothing: only whitespace and invisible characters. */
+export const isBlankText = (s: string): boolean => BLANK.test(s);
+
+/** A string that shows something (the value keeps its spaces). */
 export const zNonBlank = (max: number) =>
-  z.string().max(max, `must be at most ${max} characters`).refine((s) => s.trim().length > 0, "must not be empty");
+  z.string().max(max, `must be at most ${max} characters`).refine((s) => !isBlankText(s), "must not be empty");
 
 /** An avatar link (users and chats): shown to others, so http(s) only, never `javascript:` or a bare word. */
 export const ZAvatarUrl = z

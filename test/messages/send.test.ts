@@ -78,6 +78,28 @@ describe("POST /messages", () => {
     expect(max.status).toBe(201);
   });
 
+  test("text that shows nothing (zero-width, Hangul filler, blank Braille, BOM) is blank: 422 for texts, edits, titles and names; a caption of it is none", async () => {
+    const invisible = ["\u200b", "\u3164", "\u2800 \u2800", "\u200b\u200d\ufeff", " \u00ad\u2060 "];
+    for (const text of invisible) {
+      const r = await http.post("/messages", { token: alice.token, body: { chat_id: group, type: "text", text } });
+      expect([JSON.stringify(text), r.status, r.body.detail]).toEqual([JSON.stringify(text), 422, "text: must not be empty"]);
+    }
+    // Visible text with invisible characters in it is still text (emoji sequences use joiners).
+    for (const text of ["a\u200b", "\u{1F468}\u200d\u{1F469}\u200d\u{1F467}", "\u3164x"]) {
+      const r = await http.post("/messages", { token: alice.token, body: { chat_id: group, type: "text", text } });
+      expect([JSON.stringify(text), r.status, r.body.text]).toEqual([JSON.stringify(text), 201, text]);
+    }
+    const sent = await sendText(http, alice, group, uniqueText("to edit"));
+    const edit = await http.put(`/messages/${sent.id}`, { token: alice.token, body: { text: "\u3164" } });
+    expect([edit.status, edit.body.detail]).toEqual([422, "text: must not be empty"]);
+    const titled = await http.post("/chats", { token: alice.token, body: { type: "group", title: "\u200b\u3164" } });
+    expect([titled.status, titled.body.detail]).toEqual([422, "title: is required for groups and channels"]);
+    const renamed = await http.put("/users/profile", { token: alice.token, body: { name: "\u2800" } });
+    expect([renamed.status, renamed.body.detail]).toEqual([422, "name: must not be empty"]);
+    const caption = await http.post("/messages", { token: alice.token, body: { chat_id: group, type: "image", text: "\u200b" } });
+    expect([caption.status, caption.body.text]).toEqual([201, null]);
+  });
+
   test("404 for a chat the caller is not in or that does not exist", async () => {
     expect((await http.post("/messages", { token: carol.token, body: { chat_id: group, text: "hi" } })).status).toBe(404);
     expect((await http.post("/messages", { token: alice.token, body: { chat_id: 999999, text: "hi" } })).status).toBe(404);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ZTimestamp } from "../../lib/zod";
+import { ZTimestamp, zNonBlank } from "../../lib/zod";
 
 export const ZEmail = z
   .string()
@@ -9,10 +9,7 @@ export const ZEmail = z
   .transform((e) => e.toLowerCase());
 export const ZUsername = z.string().regex(/^[A-Za-z0-9_]{3,32}$/, "must be 3-32 letters, digits or underscores");
 export const ZPassword = z.string().min(8, "must be at least 8 characters").max(128, "must be at most 128 characters");
-export const ZName = z
-  .string()
-  .max(64, "must be at most 64 characters")
-  .refine((s) => s.trim().length > 0, "must not be empty");
+export const ZName = zNonBlank(64);
 
 export const ZRegisterRequest = z
   .object({ email: ZEmail, name: ZName, username: ZUsername, password: ZPassword })

@@ -28,6 +28,7 @@ import {
 import { emitPersonalUpdate, emitSharedUpdate, insertMembers, lockChat } from "./membership";
 import { loadChatReads } from "./read-model";
 import { HANDLE_PATTERN, type TChatCreateRequest, type TChatInviteLinkRead, type TChatRead } from "./schemas";
+import { isBlankText } from "../../lib/zod";
 
 const privateKey = (a: number, b: number) => `p:${Math.min(a, b)}:${Math.max(a, b)}`;
 const savedKey = (userId: number) => `s:${userId}`;
@@ -94,7 +95,7 @@ async function reopenPrivate(app: App, tx: Tx, events: EventSink, callerId: numb
 }
 
 async function createGroupOrChannel(app: App, callerId: number, input: TChatCreateRequest): Promise<TChatRead> {
-  const title = input.title?.trim() ? input.title : null;
+  const title = input.title && !isBlankText(input.title) ? input.title : null;
   if (title === null) throw unprocessable("title: is required for groups and channels");
   let handle: string | null = null;
   if (input.is_public) {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ZBigId, ZId, ZTimestamp, zLimit } from "../../lib/zod";
+import { ZBigId, ZId, ZTimestamp, zLimit, zNonBlank } from "../../lib/zod";
 import { ALLOWED_MIME_TYPES, isAllowedMimeType, type AllowedMimeType } from "../../media/mime";
 import { MESSAGE_TYPES } from "../../db/schema";
 
@@ -17,10 +17,7 @@ const ZFileSize = z.number().int("must be an integer").min(1, "must be at least 
 
 export const ZUploadUrlRequest = z
   .object({
-    file_name: z
-      .string()
-      .max(255, "must be at most 255 characters")
-      .refine((s) => s.trim().length > 0, "must not be empty"),
+    file_name: zNonBlank(255),
     file_type: ZMimeType,
     file_size: ZFileSize,
   })

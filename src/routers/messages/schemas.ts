@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { MESSAGE_TYPES } from "../../db/schema";
-import { ZBigId, ZId, ZTimestamp, zLimit, zNonBlank } from "../../lib/zod";
+import { isBlankText, ZBigId, ZId, ZTimestamp, zLimit, zNonBlank } from "../../lib/zod";
 
 export const MAX_TEXT_LENGTH = 4096;
 export const MAX_BULK_FORWARD_TARGETS = 20;
@@ -35,7 +35,7 @@ export const ZMessageCreateRequest = z
   })
   .superRefine((m, ctx) => {
     // Text messages need text; other types may carry a caption (CONTRACT §6).
-    if (m.type === "text" && (m.text == null || m.text.trim().length === 0))
+    if (m.type === "text" && (m.text == null || isBlankText(m.text)))
       ctx.addIssue({ code: "custom", path: ["text"], message: "must not be empty" });
   })
   .meta({
@@ -57,7 +57,7 @@ export const ZSearchQueryText = z
   .string()
   .max(256, "must be at most 256 characters")
   .transform((s) => s.trim())
-  .refine((s) => s.length > 0, "must not be empty");
+  .refine((s) => !isBlankText(s), "must not be empty");
 export const ZMessageSearchQuery = z.object({ query: ZSearchQueryText, chat_id: ZId.optional(), limit: zLimit(50) });
 
 export const ZMessageStatusUpdateRequest = z

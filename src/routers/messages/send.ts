@@ -9,6 +9,7 @@ import { rateLimited, unprocessable } from "../../errors";
 import { enforceRateLimit } from "../../lib/rate-limit";
 import { isUnavailableOrWraps } from "../../trpc";
 import { sha256Hex } from "../../lib/random";
+import { isBlankText } from "../../lib/zod";
 import { requireMember } from "../chats/access";
 import { isVisibleInChat } from "./access";
 import { findByClientId, requireCanPost, writeMessage } from "./compose";
@@ -23,7 +24,8 @@ export async function sendMessage(app: App, senderId: number, input: TMessageCre
     if (first) return messageReadFor(app.db, first);
   }
   await requireCanPost(app.db, chat, member);
-  const text = input.type === "text" || (input.text ?? "").trim().length > 0 ? (input.text ?? null) : null;
+  // A caption that shows nothing is no caption.
+  const text = input.type === "text" || !isBlankText(input.text ?? "") ? (input.text ?? null) : null;
   const replyTo = input.reply_to_message_id ?? null;
   // A message the sender cannot see (another chat, deleted for all or for them, before their clear
   // point) is refused like a missing one.
