@@ -75,7 +75,13 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
    * upload limit) and replaces bytes that are not UTF-8.
    */
   async function handleTrpc(req: Request, url: URL, makeCtx: () => Promise<Context>): Promise<Response> {
-    if (req.method === "GET" || req.method === "HEAD") return trpc(req, url, makeCtx);
+    if (req.method === "GET") return trpc(req, url, makeCtx);
+    if (req.method === "HEAD") {
+      // A HEAD is the GET without its body (RFC 9110 §9.3.2); the adapter answered 204 to any.
+      const got = await trpc(new Request(req.url, { method: "GET", headers: req.headers }), url, makeCtx);
+      return new Response(null, { status: got.status, headers: got.headers });
+    }
+    if (req.method !== "POST") return errorResponse(405, "Method not allowed", { allow: "GET, HEAD, POST" });
     const bytes = await readBodyCapped(req, app.config.MAX_BODY_BYTES);
     if (bytes === null) return errorResponse(413, `Request body exceeds ${app.config.MAX_BODY_BYTES} bytes`);
     let body: string;

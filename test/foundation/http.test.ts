@@ -162,6 +162,17 @@ describe("tRPC endpoint", () => {
     expect(r.body[0].result.data.id).toBe(alice.id);
     expect(r.body[1].result.data).toEqual({ status: "ok" });
   });
+  test("tRPC answers GET, HEAD and POST; other methods get 405 with Allow, and a HEAD the GET's status without a body", async () => {
+    for (const method of ["PUT", "DELETE", "PATCH", "OPTIONS"]) {
+      const r = await api(server.url, method, "/trpc/auth.me", { token: alice.token });
+      expect([method, r.status, r.headers.get("allow")]).toEqual([method, 405, "GET, HEAD, POST"]);
+      expect(r.body).toEqual({ detail: "Method not allowed" });
+    }
+    const head = await fetch(`${server.url}/trpc/auth.me`, { method: "HEAD", headers: { authorization: `Bearer ${alice.token}` } });
+    expect([head.status, head.headers.get("content-type"), await head.text()]).toEqual([200, "application/json", ""]);
+    const anonymous = await fetch(`${server.url}/trpc/auth.me`, { method: "HEAD" });
+    expect(anonymous.status).toBe(401);
+  });
   test("tRPC errors carry no stack", async () => {
     const r = await http.get(`/trpc/auth.me?input=${encodeURIComponent("{}")}`);
     expect(r.status).toBe(401);
