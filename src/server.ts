@@ -110,7 +110,12 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
         res = await route(req, url, srv, seen).catch(unavailableAs503);
       } catch (err) {
         if (err instanceof AppError) res = errorResponse(err.status, err.message);
-        else {
+        else if (req.signal.aborted) {
+          // The client closed the connection before its body arrived: nobody will read an answer,
+          // and it is not our failure (logged as an error, it buried real ones).
+          app.log.info("client went away", { path: url.pathname, error: err instanceof Error ? err.message : String(err) });
+          res = errorResponse(400, "Request body incomplete: the connection was closed");
+        } else {
           app.log.error("request failed", { path: url.pathname, error: err instanceof Error ? err.message : String(err) });
           res = errorResponse(500, "Internal server error");
         }

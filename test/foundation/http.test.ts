@@ -231,6 +231,24 @@ describe("malformed requests", () => {
     expect(old.text).toMatch(/^HTTP\/1\.[01] 200/);
   });
 
+  test("a client that goes away in the middle of its body is not logged as a server error", async () => {
+    const before = server.logs.length;
+    for (const path of ["/api/v1/auth/login", "/trpc/auth.login"]) {
+      const socket = await Bun.connect({ hostname: "127.0.0.1", port: Number(new URL(server.url).port), socket: { data() {} } });
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"email":"half`);
+      await Bun.sleep(100);
+      socket.end();
+    }
+    const linesSince = () => server.logs.slice(before).map((l) => JSON.parse(l) as { level: string; msg: string; path?: string });
+    for (let i = 0; i < 100 && linesSince().filter((l) => l.msg === "client went away").length < 2; i++) await Bun.sleep(20);
+    const lines = linesSince();
+    expect(lines.filter((l) => l.msg === "client went away").map((l) => [l.level, l.path]).sort()).toEqual([
+      ["info", "/api/v1/auth/login"],
+      ["info", "/trpc/auth.login"],
+    ]);
+    expect(lines.filter((l) => l.level === "error")).toEqual([]);
+  });
+
   test("tRPC: a chunked body over MAX_BODY_BYTES is 413 before the procedure runs; bytes that are not UTF-8 are 400", async () => {
     const limit = server.app.config.MAX_BODY_BYTES;
     const text = "x".repeat(limit);
