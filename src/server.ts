@@ -11,6 +11,7 @@ import { handleHealth } from "./http/health";
 import { DOCS_HTML, openApiDocument } from "./http/openapi";
 import { decodeUtf8Strict, errorResponse, json, readBodyCapped } from "./http/respond";
 import { createRestBridge } from "./http/rest-bridge";
+import { TRPCError } from "@trpc/server";
 import { createTrpcHandler } from "./http/trpc-handler";
 import { handleFiles } from "./media/files-route";
 import { createGateway, type SocketData } from "./realtime/gateway";
@@ -81,14 +82,15 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
       const got = await trpc(new Request(req.url, { method: "GET", headers: req.headers }), url, makeCtx);
       return new Response(null, { status: got.status, headers: got.headers });
     }
-    if (req.method !== "POST") return errorResponse(405, "Method not allowed", { allow: "GET, HEAD, POST" });
+    if (req.method !== "POST")
+      return trpc.refuse(new TRPCError({ code: "METHOD_NOT_SUPPORTED", message: "Method not allowed" }), { allow: "GET, HEAD, POST" });
     const bytes = await readBodyCapped(req, app.config.MAX_BODY_BYTES);
-    if (bytes === null) return errorResponse(413, `Request body exceeds ${app.config.MAX_BODY_BYTES} bytes`);
+    if (bytes === null) return trpc.refuse(new TRPCError({ code: "PAYLOAD_TOO_LARGE", message: `Request body exceeds ${app.config.MAX_BODY_BYTES} bytes` }));
     let body: string;
     try {
       body = decodeUtf8Strict(bytes);
     } catch {
-      return errorResponse(400, "Malformed body: not UTF-8");
+      return trpc.refuse(new TRPCError({ code: "BAD_REQUEST", message: "Malformed body: not UTF-8" }));
     }
     return trpc(req, url, makeCtx, body);
   }

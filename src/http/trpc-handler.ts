@@ -54,6 +54,12 @@ type TrpcHandler = (req: Request, url: URL, makeCtx: MakeContext, body?: string)
 export interface TrpcEndpoint extends TrpcHandler {
   /** Whether the short path takes this request (it may still hand it over for input that is not JSON). */
   handlesDirectly(req: Request, url: URL): boolean;
+  /**
+   * A refusal made before tRPC reads the request (body too large or not UTF-8, a method tRPC does
+   * not serve), in tRPC's error envelope: the typed client reads its code, a `{detail}` body it
+   * cannot read at all.
+   */
+  refuse(error: TRPCError, headers?: Record<string, string>): Response;
 }
 
 interface CallableProcedure extends DirectlyCallable {
@@ -91,7 +97,13 @@ export function createTrpcHandler(router: AppRouter, opts: TrpcHandlerOptions): 
         return { headers };
       },
     });
-  if (opts.fastPath === false) return Object.assign(viaAdapter, { handlesDirectly: () => false });
+  const refuse = (error: TRPCError, headers: Record<string, string> = {}): Response => {
+    const shape = { error: getErrorShape({ config, ctx: undefined, error, input: undefined, path: undefined, type: "unknown" }) };
+    const all = answerHeaders();
+    for (const [k, v] of Object.entries(headers)) all.set(k, v);
+    return new Response(JSON.stringify(transformTRPCResponse(config, shape)), { status: getHTTPStatusCode([shape], [error]), headers: all });
+  };
+  if (opts.fastPath === false) return Object.assign(viaAdapter, { handlesDirectly: () => false, refuse });
 
   /** The procedure a single call names, when the short path can answer it; null otherwise. */
   function singleCall(req: Request, url: URL): { path: string; proc: CallableProcedure } | null {
@@ -141,7 +153,7 @@ export function createTrpcHandler(router: AppRouter, opts: TrpcHandlerOptions): 
     if (input !== undefined) input = config.transformer.input.deserialize(input);
     return answer(req, call.path, call.proc, input, makeCtx);
   };
-  return Object.assign(handleTrpc, { handlesDirectly: (req: Request, url: URL) => singleCall(req, url) !== null });
+  return Object.assign(handleTrpc, { handlesDirectly: (req: Request, url: URL) => singleCall(req, url) !== null, refuse });
 
   async function answer(req: Request, path: string, proc: CallableProcedure, input: unknown, makeCtx: MakeContext): Promise<Response> {
     const type = proc._def.type;

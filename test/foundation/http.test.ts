@@ -162,11 +162,11 @@ describe("tRPC endpoint", () => {
     expect(r.body[0].result.data.id).toBe(alice.id);
     expect(r.body[1].result.data).toEqual({ status: "ok" });
   });
-  test("tRPC answers GET, HEAD and POST; other methods get 405 with Allow, and a HEAD the GET's status without a body", async () => {
+  test("tRPC answers GET, HEAD and POST; other methods get 405 with Allow in tRPC's error envelope, and a HEAD the GET's status without a body", async () => {
     for (const method of ["PUT", "DELETE", "PATCH", "OPTIONS"]) {
       const r = await api(server.url, method, "/trpc/auth.me", { token: alice.token });
       expect([method, r.status, r.headers.get("allow")]).toEqual([method, 405, "GET, HEAD, POST"]);
-      expect(r.body).toEqual({ detail: "Method not allowed" });
+      expect(r.body.error).toMatchObject({ message: "Method not allowed", data: { code: "METHOD_NOT_SUPPORTED", httpStatus: 405, detail: "Method not allowed" } });
     }
     const head = await fetch(`${server.url}/trpc/auth.me`, { method: "HEAD", headers: { authorization: `Bearer ${alice.token}` } });
     expect([head.status, head.headers.get("content-type"), await head.text()]).toEqual([200, "application/json", ""]);
@@ -260,10 +260,15 @@ describe("malformed requests", () => {
       `POST /trpc/auth.login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk(body.slice(0, half))}${chunk(body.slice(half))}0\r\n\r\n`,
     );
     expect(r.status).toBe(413);
+    // tRPC's error envelope, which the typed client reads (a REST `{detail}` body it cannot).
+    const tooLarge = JSON.parse(r.text.split("\r\n\r\n").slice(1).join("\r\n\r\n")) as { error: { data: { code: string; httpStatus: number } } };
+    expect(tooLarge.error.data).toMatchObject({ code: "PAYLOAD_TOO_LARGE", httpStatus: 413 });
 
     const bad = new Uint8Array([...new TextEncoder().encode('{"email":"a'), 0xff, 0xfe, ...new TextEncoder().encode('@x.io","password":"p"}')]);
     const res = await fetch(`${server.url}/trpc/auth.login`, { method: "POST", headers: { "content-type": "application/json" }, body: bad });
     expect(res.status).toBe(400);
+    const notUtf8 = (await res.json()) as { error: { data: { code: string; detail: string } } };
+    expect(notUtf8.error.data).toMatchObject({ code: "BAD_REQUEST", detail: "Malformed body: not UTF-8" });
   });
 
   test("the OpenAPI document, /docs, /app and /ws are GET only: 405 with Allow", async () => {

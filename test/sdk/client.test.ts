@@ -41,6 +41,13 @@ describe("createParleyClient", () => {
     expect(isUnauthorized(err)).toBe(true);
   });
 
+  test("a body over MAX_BODY_BYTES reaches the caller as a TRPCClientError with code PAYLOAD_TOO_LARGE", async () => {
+    const api = createParleyClient({ url: server.url, token: alice.token });
+    const err = await api.messages.send.mutate({ chat_id: 1, text: "x".repeat(server.app.config.MAX_BODY_BYTES + 1) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TRPCClientError);
+    expect((err as TRPCClientError<never>).data).toMatchObject({ code: "PAYLOAD_TOO_LARGE", httpStatus: 413 });
+  });
+
   test("refreshes once on 401, retries, and keeps the new token", async () => {
     let refreshes = 0;
     const api = createParleyClient({
