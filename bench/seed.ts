@@ -13,6 +13,7 @@ import postgres from "postgres";
 import { hashPassword } from "../src/auth/passwords";
 import { signJwt } from "../src/auth/jwt";
 import { openDatabase } from "../src/db/client";
+import { RECEIPTS_FROM_MEMBER_MARKS } from "../src/routers/messages/receipts";
 import { BENCH_JWT_SECRET, benchDbUrl } from "./lib/services";
 
 export interface DatasetSize {
@@ -154,7 +155,9 @@ export async function seed(s: DatasetSize, log: (m: string) => void): Promise<Se
   // Except that user 1 never opened the six busiest chats (about 33,000 messages each): the chat
   // list then shows unread counts that no row-by-row count could serve fast.
   await sql`update chat_members set last_read_message_id = 0, last_delivered_message_id = 0 where user_id = 1 and chat_id <= 6`;
-  t("chat activity and read marks");
+  // The receipt leaders the server would have written for those marks (delivery_status).
+  await sql.unsafe(RECEIPTS_FROM_MEMBER_MARKS);
+  t("chat activity, read marks and receipts");
 
   // The newest messages as events, for /sync.
   await sql`

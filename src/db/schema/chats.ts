@@ -77,11 +77,29 @@ export const chatMembers = pgTable(
   (t) => [
     primaryKey({ columns: [t.chatId, t.userId] }),
     index("chat_members_user_idx").on(t.userId, t.chatId),
-    index("chat_members_read_idx").on(t.chatId, t.lastReadMessageId),
-    index("chat_members_delivered_idx").on(t.chatId, t.lastDeliveredMessageId),
     index("chat_members_role_idx").on(t.chatId, t.role, t.joinedAt),
     // Members who cleared their history past a message (few): live edits and reactions of that
     // message skip them (realtime/unseen-messages.ts).
     index("chat_members_cleared_idx").on(t.chatId, t.clearedBeforeMessageId).where(sql`cleared_before_message_id > 0`),
   ],
 );
+
+/**
+ * Per chat, who is furthest ahead by read and by delivered mark, for `delivery_status` (CONTRACT
+ * §6: "read" once a member other than the sender has read up to it). Kept apart from the members'
+ * own marks because it must only move forward: a member who leaves takes their marks along, and a
+ * member who joins starts with marks at the newest message (nothing unread) without having read
+ * anything. Per kind: the leader, their mark, and the best mark of anyone else (`*Second`), which is
+ * all the rule needs (the sender is at most one of the two). Written by `updateMessageStatus` only.
+ */
+export const chatReceipts = pgTable("chat_receipts", {
+  chatId: integer()
+    .primaryKey()
+    .references(() => chats.id, { onDelete: "cascade" }),
+  readUserId: integer(),
+  readMark: bigint({ mode: "number" }).notNull().default(0),
+  readSecond: bigint({ mode: "number" }).notNull().default(0),
+  deliveredUserId: integer(),
+  deliveredMark: bigint({ mode: "number" }).notNull().default(0),
+  deliveredSecond: bigint({ mode: "number" }).notNull().default(0),
+});

@@ -14,7 +14,8 @@ import { literalLimit } from "../../db/sql-fragments";
 import { isVisibleInChat, MESSAGE_NOT_FOUND, requireVisibleMessage, visibleTo } from "./access";
 import { storeMentions } from "./compose";
 import { messageEvents } from "./events";
-import { chatMarkLeaders, deliveryStatusFromLeadersSql, messageReadColumnsWith, messageReadFor, messageReadsFor, toMessageReadFromRow, type MessageReadRow, type MessageRow } from "./read-model";
+import { moveReceiptsStatement } from "./receipts";
+import { chatReceiptsJoin, deliveryStatusFromLeadersSql, messageReadColumnsWith, messageReadFor, messageReadsFor, toMessageReadFromRow, type MessageReadRow, type MessageRow } from "./read-model";
 import type { TMessageRead, TMessageStatusRead, TMessageStatusUpdateRequest } from "./schemas";
 
 export { sendMessage } from "./send";
@@ -44,7 +45,7 @@ export function historyPageQuery(userId: number, input: { chat_id: number; limit
   const upper = input.before_id !== undefined ? sql`${input.before_id}` : sql.raw("9223372036854775807");
   return sql`select cm.user_id as member, p.*
         from chat_members cm
-        ${chatMarkLeaders(input.chat_id)}
+        ${chatReceiptsJoin(input.chat_id)}
         left join lateral (
           select ${messageReadColumnsWith(deliveryStatusFromLeadersSql)}
           from messages m
@@ -175,6 +176,13 @@ export async function updateMessageStatus(app: App, userId: number, input: TMess
         .update(chatMembers)
         .set({ lastDeliveredMessageId: delivered, lastReadMessageId: lastRead })
         .where(and(eq(chatMembers.chatId, input.chat_id), eq(chatMembers.userId, userId)));
+      await queryRows(
+        tx,
+        moveReceiptsStatement(input.chat_id, {
+          read: lastRead !== prev.read ? { userId, mark: lastRead } : null,
+          delivered: delivered !== prev.delivered ? { userId, mark: delivered } : null,
+        }),
+      );
     }
     if (delivered !== prev.delivered) messageEvents.statusMoved(events, "message_delivered", input.chat_id, userId, delivered);
     if (lastRead !== prev.read) messageEvents.statusMoved(events, "message_read", input.chat_id, userId, lastRead);
