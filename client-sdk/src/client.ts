@@ -2,7 +2,9 @@
  * createParleyClient: the typed tRPC client over HTTP (`${url}/trpc`, batched, no transformer, so
  * the JSON is the REST JSON). The access token is read before every request; when the server
  * answers 401 and a `refresh` callback was given, the client refreshes once (concurrent 401s share
- * one refresh) and repeats that call once with the new token.
+ * one refresh) and repeats that call once with the new token. A 401 to a call that started before
+ * the last refresh finished is repeated with the new token without refreshing again: each refresh
+ * rotates the session, and counts against the server's refresh limit.
  */
 import { createTRPCClient, httpBatchLink, TRPCClientError, type TRPCClient, type TRPCLink } from "@trpc/client";
 import { observable } from "@trpc/server/observable";
@@ -27,6 +29,11 @@ export interface ParleyClientOptions {
   fetch?: typeof fetch;
   /** Calls per HTTP batch at most (the server accepts 20). */
   maxItems?: number;
+  /**
+   * Longest URL a batch of queries may build (default 8,000 characters): longer batches are split.
+   * The server refuses request heads over about 16 KB with an empty 431 that no client can read.
+   */
+  maxURLLength?: number;
 }
 
 export type ParleyClient = TRPCClient<AppRouter>;
@@ -47,6 +54,8 @@ async function resolveToken(source: TokenSource): Promise<string | null | undefi
 export function createParleyClient(opts: ParleyClientOptions): ParleyClient {
   let token: TokenSource = opts.token;
   let refreshing: Promise<string | null | undefined> | null = null;
+  /** Refreshes that produced a token so far: a call that started under an older one just retries. */
+  let refreshes = 0;
   const base = opts.url.replace(/\/+$/, "");
 
   /** One refresh at a time; every 401 that arrives while it runs waits for the same answer. */
@@ -56,6 +65,7 @@ export function createParleyClient(opts: ParleyClientOptions): ParleyClient {
     refreshing ??= refresh()
       .then((fresh) => {
         if (fresh && typeof token !== "function") token = fresh;
+        if (fresh) refreshes += 1;
         return fresh;
       })
       .finally(() => {
@@ -68,12 +78,14 @@ export function createParleyClient(opts: ParleyClientOptions): ParleyClient {
     () =>
     ({ op, next }) =>
       observable((observer) => {
+        const startedUnder = refreshes;
         let inner = next(op).subscribe({
           next: (value) => observer.next(value),
           complete: () => observer.complete(),
           error: (err) => {
-            if (!opts.refresh || !isUnauthorized(err)) return observer.error(err);
-            refreshOnce().then(
+            if (!opts.refresh || !isUnauthorized(err) || isSignIn(op.path)) return observer.error(err);
+            const fresher = refreshes !== startedUnder ? Promise.resolve(true) : refreshOnce();
+            fresher.then(
               (fresh) => {
                 if (!fresh) return observer.error(err);
                 inner = next({ ...op, context: { ...op.context, parleyRetried: true } }).subscribe(observer);
@@ -91,6 +103,7 @@ export function createParleyClient(opts: ParleyClientOptions): ParleyClient {
       httpBatchLink({
         url: `${base}/trpc`,
         maxItems: opts.maxItems ?? 20,
+        maxURLLength: opts.maxURLLength ?? 8000,
         fetch: opts.fetch,
         async headers() {
           const current = await resolveToken(token);
@@ -100,3 +113,7 @@ export function createParleyClient(opts: ParleyClientOptions): ParleyClient {
     ],
   });
 }
+
+/** Procedures whose 401 is about the credentials given, not the session: never a reason to refresh. */
+const SIGN_IN_PATHS = new Set(["auth.login", "auth.refresh", "auth.register"]);
+const isSignIn = (path: string) => SIGN_IN_PATHS.has(path);

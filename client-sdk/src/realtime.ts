@@ -5,8 +5,13 @@
  * - `lastSeq` is the highest durable `seq` handed to a listener. A durable frame whose seq is not
  *   above it is dropped, so a replay overlapping what was already seen never delivers twice.
  * - Every (re)connect asks for `since=lastSeq`, so the server replays what happened while the socket
- *   was down. Without any seq yet, the `ready` frame's seq (the stream head when the socket opened)
- *   becomes the resume point; without that either, the first connect's `since` is used.
+ *   was down. A `ready` frame's seq (everything up to it was replayed or is not this user's) raises
+ *   the resume point too, so a user who receives nothing does not resume from an ever older seq
+ *   (and one day from before the server's retention).
+ * - A token is not offered when it is a JWT that has expired (or expires within EXPIRY_MARGIN_S):
+ *   `refresh` is asked for a new one first. The server refuses a bad token before the upgrade, which
+ *   a browser reports only as a failed connection (1006), so `refresh` is also asked once after a
+ *   connection fails before opening. A revoked session (close code 4001) is not reconnected.
  * - `resync_required` means the server no longer holds the events after `lastSeq`: listeners must
  *   reload their state; the stream continues from the seq the frame names (or from live).
  */
@@ -18,15 +23,42 @@ export interface MessageRef {
   message_id: number;
 }
 
+/**
+ * The receiver's absolute unread counters for the chat, on `message_created`, `message_deleted` and
+ * `message_read` (docs/realtime.md, "Per-receiver data"). Absent on frames shared by more than 100
+ * receivers on one instance and on replays that could not count them.
+ */
+export interface UnreadCounters {
+  unread_count?: number;
+  unread_mentions_count?: number;
+}
+
+/** The chat-level fields every chat-level `chat_updated` carries, besides the receiver's `chat`. */
+export interface SharedChatFields {
+  chat_id: number;
+  title: string | null;
+  avatar_url: string | null;
+  description: string | null;
+  handle: string | null;
+  is_public: boolean;
+  pinned_message_id: number | null;
+  members_count: number;
+  subscribers_count: number | null;
+}
+
 /** Payload (`data`) of every server frame, by type. */
 export interface RealtimeEventMap {
-  message_created: { message: MessageRead };
+  message_created: { message: MessageRead } & UnreadCounters;
   message_updated: { message: MessageRead };
-  message_deleted: { chat_id: number; message_id: number };
+  message_deleted: { chat_id: number; message_id: number } & UnreadCounters;
   message_delivered: MessageRef;
-  message_read: MessageRef;
+  message_read: MessageRef & UnreadCounters;
   reactions_updated: { chat_id: number; message_id: number; reactions: ReactionRead[] };
-  chat_updated: { chat: ChatRead };
+  /**
+   * `chat` is the receiver's ChatRead; a chat-level change shared by more than 100 receivers on one
+   * instance carries only the shared fields (then read the chat with `chats.get` when needed).
+   */
+  chat_updated: { chat?: ChatRead } & Partial<SharedChatFields>;
   chat_deleted: { chat_id: number };
   notification: { notification: NotificationRead };
   presence: { user_id: number; is_online: boolean; last_seen_at: string | null };
@@ -75,8 +107,46 @@ export interface RealtimeOptions {
   /** First reconnect delay, doubled per failed attempt up to `maxDelayMs` (defaults 250 / 10000). */
   minDelayMs?: number;
   maxDelayMs?: number;
+  /**
+   * Answers a fresh access token (e.g. through `auth.refresh`), asked when the token is an expired
+   * JWT and once after a connection failed before opening. Share one refresh with the HTTP client
+   * (`sharedRefresh`): two refreshes with the same refresh token look like a stolen one to the
+   * server, which then ends the session.
+   */
+  refresh?: () => Promise<string | null | undefined>;
   /** A WebSocket constructor (defaults to the global one). */
   WebSocket?: new (url: string) => WebSocketLike;
+}
+
+/** Close code of a revoked session (the server's), after which the connection is not retried. */
+export const CLOSE_SESSION_REVOKED = 4001;
+/** Close code this client reports when it has no token to connect with. */
+export const CLOSE_NO_TOKEN = 4000;
+/** A JWT expiring within this many seconds is refreshed before it is offered. */
+const EXPIRY_MARGIN_S = 10;
+
+/** The `exp` claim of a JWT (not verified: only to avoid offering an expired one); null when none. */
+function jwtExpiry(token: string): number | null {
+  const payload = token.split(".")[1];
+  if (!payload) return null;
+  try {
+    const json: unknown = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
+    return isRecord(json) && typeof json.exp === "number" ? json.exp : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * One refresh at a time for several callers: while `refresh` runs, every caller gets its answer.
+ * Give the result to both `createParleyClient({ refresh })` and `connectRealtime({ refresh })`.
+ */
+export function sharedRefresh(refresh: () => Promise<string | null | undefined>): () => Promise<string | null | undefined> {
+  let running: Promise<string | null | undefined> | null = null;
+  return () =>
+    (running ??= refresh().finally(() => {
+      running = null;
+    }));
 }
 
 export interface RealtimeConnection {
@@ -127,6 +197,10 @@ export function connectRealtime(opts: RealtimeOptions): RealtimeConnection {
   let attempt = 0;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let openWaiters: Array<() => void> = [];
+  /** A token from `refresh`, used instead of a plain-string `token` from then on. */
+  let refreshed: string | null = null;
+  /** The last connection failed before opening: ask `refresh` once before the next one. */
+  let refreshBeforeNext = false;
 
   const emit = (type: string, data: unknown, seq?: number) => {
     const set = listeners.get(type);
@@ -159,7 +233,7 @@ export function connectRealtime(opts: RealtimeOptions): RealtimeConnection {
       if (lastSeq !== undefined && seq <= lastSeq) return;
       lastSeq = seq;
     } else if (frame.type === "ready") {
-      if (lastSeq === undefined && typeof data.seq === "number") lastSeq = data.seq;
+      if (typeof data.seq === "number" && (lastSeq === undefined || data.seq > lastSeq)) lastSeq = data.seq;
     } else if (frame.type === "resync_required") {
       lastSeq = typeof data.seq === "number" ? data.seq : undefined;
     }
@@ -178,24 +252,45 @@ export function connectRealtime(opts: RealtimeOptions): RealtimeConnection {
     return delay;
   };
 
+  const currentToken = async (): Promise<string | null | undefined> =>
+    typeof opts.token === "function" ? await opts.token() : (refreshed ?? opts.token);
+
+  /** The token to connect with: refreshed first when it is an expired JWT or the last attempt failed. */
+  const tokenForConnect = async (): Promise<string | null | undefined> => {
+    let token = await currentToken();
+    const exp = token ? jwtExpiry(token) : null;
+    const expired = exp !== null && exp - EXPIRY_MARGIN_S <= Date.now() / 1000;
+    if (opts.refresh && (expired || refreshBeforeNext)) {
+      refreshBeforeNext = false;
+      const fresh = await opts.refresh();
+      if (fresh) {
+        if (typeof opts.token !== "function") refreshed = fresh;
+        token = typeof opts.token === "function" ? await opts.token() : fresh;
+      }
+    }
+    return token;
+  };
+
   const open = async () => {
     if (closedForGood) return;
     let token: string | null | undefined;
     try {
-      token = typeof opts.token === "function" ? await opts.token() : opts.token;
+      token = await tokenForConnect();
     } catch {
       token = null;
     }
     if (closedForGood) return;
     if (!token) {
       const retryInMs = scheduleReconnect();
-      emit("close", { code: 4001, reason: "no token", willReconnect: retryInMs !== null, retryInMs });
+      emit("close", { code: CLOSE_NO_TOKEN, reason: "no token", willReconnect: retryInMs !== null, retryInMs });
       return;
     }
     const since = lastSeq;
     const ws = new Ctor(wsUrl(opts.url, token, since));
     socket = ws;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       const n = attempt;
       attempt = 0;
       emit("open", { attempt: n, since });
@@ -208,6 +303,9 @@ export function connectRealtime(opts: RealtimeOptions): RealtimeConnection {
     ws.onclose = (ev) => {
       if (socket !== ws) return;
       socket = null;
+      // Refused before the upgrade (maybe the token) or cut later (the network, a restart).
+      if (!opened) refreshBeforeNext = true;
+      if (ev.code === CLOSE_SESSION_REVOKED) closedForGood = true;
       const retryInMs = scheduleReconnect();
       emit("close", { code: ev.code, reason: ev.reason, willReconnect: retryInMs !== null, retryInMs });
     };
@@ -260,6 +358,7 @@ export function connectRealtime(opts: RealtimeOptions): RealtimeConnection {
       const ws = socket;
       socket = null;
       ws?.close(1000, "client closed");
+      emit("close", { code: 1000, reason: "client closed", willReconnect: false, retryInMs: null });
     },
   };
   void open();

@@ -68,6 +68,51 @@ describe("createParleyClient", () => {
     expect(refreshes).toBe(1);
   });
 
+  test("a 401 to a call that started before a refresh finished retries with the new token, without a second refresh", async () => {
+    let refreshes = 0;
+    let current = "expired";
+    // users.me answers 300 ms late, so its 401 arrives after auth.me's refresh has finished.
+    const slowFetch: typeof fetch = Object.assign(
+      async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+        const res = await fetch(input, init);
+        if (String(input instanceof Request ? input.url : input).includes("users.me")) await Bun.sleep(300);
+        return res;
+      },
+      { preconnect: fetch.preconnect },
+    );
+    const api = createParleyClient({
+      url: server.url,
+      token: () => current,
+      fetch: slowFetch,
+      refresh: async () => {
+        refreshes += 1;
+        current = alice.token;
+        return current;
+      },
+    });
+    // Two batches: the first answers at once (401, refresh, retry), the second's 401 arrives late.
+    const first = api.auth.me.query({});
+    await Bun.sleep(1);
+    const second = api.users.me.query({});
+    expect([(await first).id, (await second).id]).toEqual([alice.id, alice.id]);
+    expect(refreshes).toBe(1);
+  });
+
+  test("a wrong password is not a reason to refresh", async () => {
+    let refreshes = 0;
+    const api = createParleyClient({ url: server.url, token: alice.token, refresh: async () => String(++refreshes) });
+    const err = await api.auth.login.mutate({ email: alice.email, password: "not the password" }).catch((e: unknown) => e);
+    expect(isUnauthorized(err)).toBe(true);
+    expect(refreshes).toBe(0);
+  });
+
+  test("a batch of long queries is split below the server's header limit instead of failing unreadably", async () => {
+    const api = createParleyClient({ url: server.url, token: alice.token });
+    const long = "привет".repeat(42);
+    const results = await Promise.all(Array.from({ length: 12 }, () => api.messages.search.query({ query: long })));
+    expect(results.map((r) => r.length)).toEqual(Array.from({ length: 12 }, () => 0));
+  });
+
   test("a refresh that does not help fails after one retry", async () => {
     let refreshes = 0;
     const api = createParleyClient({

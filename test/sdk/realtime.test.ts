@@ -128,6 +128,99 @@ describe("connectRealtime (scripted server)", () => {
   });
 });
 
+/** An unsigned JWT-shaped token with this `exp` (the client reads it, never verifies it). */
+const jwtWithExp = (exp: number) => `h.${btoa(JSON.stringify({ sub: "1", exp })).replace(/=+$/, "")}.s`;
+
+describe("connectRealtime: resume point, tokens and revocation (scripted server)", () => {
+  test("ready raises the resume point, so a user who receives nothing resumes from the head, not from an old seq", async () => {
+    const fake = scriptedServer();
+    const rt = connectRealtime({ url: fake.url, token: "t", since: 5, minDelayMs: 10, maxDelayMs: 20 });
+    const first = await fake.connection(0);
+    first.send(JSON.stringify({ type: "ready", data: { seq: 40 } }));
+    await rt.next("ready");
+    expect(rt.lastSeq).toBe(40);
+    first.close(1012, "restart");
+    await fake.connection(1);
+    expect(fake.connects[1]?.since).toBe("40");
+    // A ready below what was delivered never lowers it.
+    const second = await fake.connection(1);
+    second.send(ev(41, 1));
+    second.send(JSON.stringify({ type: "ready", data: { seq: 30 } }));
+    await rt.next("ready");
+    expect(rt.lastSeq).toBe(41);
+    rt.close();
+    fake.server.stop(true);
+  });
+
+  test("a revoked session (4001) is not reconnected; close() reports the end", async () => {
+    const fake = scriptedServer();
+    const rt = connectRealtime({ url: fake.url, token: "t", minDelayMs: 10, maxDelayMs: 20 });
+    const ws = await fake.connection(0);
+    const closed = rt.next("close");
+    ws.close(4001, "Session revoked");
+    expect(await closed).toMatchObject({ code: 4001, willReconnect: false, retryInMs: null });
+    await Bun.sleep(80);
+    expect(fake.connects.length).toBe(1);
+
+    const other = connectRealtime({ url: fake.url, token: "t", minDelayMs: 10 });
+    await fake.connection(1);
+    const ended = other.next("close");
+    other.close();
+    expect(await ended).toEqual({ code: 1000, reason: "client closed", willReconnect: false, retryInMs: null });
+    fake.server.stop(true);
+  });
+
+  test("an expired JWT is refreshed before it is offered", async () => {
+    const fake = scriptedServer();
+    let refreshes = 0;
+    const fresh = jwtWithExp(Math.floor(Date.now() / 1000) + 900);
+    const rt = connectRealtime({
+      url: fake.url,
+      token: jwtWithExp(Math.floor(Date.now() / 1000) - 5),
+      refresh: async () => {
+        refreshes += 1;
+        return fresh;
+      },
+    });
+    await fake.connection(0);
+    expect([refreshes, fake.connects[0]?.token]).toEqual([1, fresh]);
+    rt.close();
+    fake.server.stop(true);
+  });
+
+  test("a connection refused before opening asks refresh once before the next attempt", async () => {
+    const connects: string[] = [];
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch(req, srv) {
+        const token = new URL(req.url).searchParams.get("token") ?? "";
+        connects.push(token);
+        // The gateway refuses a bad token with 401 before the upgrade.
+        if (token !== "good") return new Response(JSON.stringify({ detail: "Invalid token" }), { status: 401 });
+        return srv.upgrade(req) ? undefined : new Response("no", { status: 400 });
+      },
+      websocket: { message() {} },
+    });
+    let refreshes = 0;
+    const rt = connectRealtime({
+      url: `http://127.0.0.1:${server.port}`,
+      token: "stale",
+      minDelayMs: 10,
+      maxDelayMs: 20,
+      refresh: async () => {
+        refreshes += 1;
+        return "good";
+      },
+    });
+    await rt.opened();
+    expect(connects).toEqual(["stale", "good"]);
+    expect(refreshes).toBe(1);
+    rt.close();
+    server.stop(true);
+  });
+});
+
 describe("connectRealtime (real gateway)", () => {
   let server: TestServer;
   beforeAll(async () => {
