@@ -70,27 +70,3 @@ export function visibleTo(viewerId: number, subject: PrivacySubject, listed: Set
     email: subject.email !== undefined && may("contacts") ? subject.email : null,
   };
 }
-
-/**
- * The inverse question for fan-out: which of `viewerIds` may see `subjectId`'s presence (realtime
- * `presence` events). Two queries whatever the count.
- */
-export async function presenceViewers(db: DbOrTx, subjectId: number, viewerIds: number[]): Promise<Set<number>> {
-  const viewers = [...new Set(viewerIds)];
-  if (viewers.length === 0) return new Set();
-  const rows = await db.select({ level: users.privacyLastSeen }).from(users).where(eq(users.id, subjectId)).limit(1);
-  const level = rows[0]?.level;
-  if (!level) return new Set();
-  const others = viewers.filter((v) => v !== subjectId);
-  const [listedRows, blockedRows] = await Promise.all([
-    level === "contacts" && others.length
-      ? db.select({ id: contacts.contactId }).from(contacts).where(and(eq(contacts.userId, subjectId), inArray(contacts.contactId, others)))
-      : Promise.resolve([]),
-    level !== "nobody" && others.length
-      ? db.select({ id: blocks.blockedId }).from(blocks).where(and(eq(blocks.userId, subjectId), inArray(blocks.blockedId, others)))
-      : Promise.resolve([]),
-  ]);
-  const listed = new Set(listedRows.map((r) => r.id));
-  const blocked = new Set(blockedRows.map((r) => r.id));
-  return new Set(viewers.filter((v) => v === subjectId || (!blocked.has(v) && allows(level, false, listed.has(v)))));
-}
