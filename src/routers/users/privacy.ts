@@ -7,7 +7,7 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import type { DbOrTx } from "../../db/client";
-import { blocks, contacts, users, type PrivacyLevel } from "../../db/schema";
+import { blocks, contacts, type PrivacyLevel } from "../../db/schema";
 
 export function allows(level: PrivacyLevel, viewerIsSelf: boolean, viewerInOwnersContacts: boolean): boolean {
   if (viewerIsSelf) return true;
