@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { client } from "../helpers/http";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { createUser, type TestUser } from "../helpers/users";
+import { WsClient } from "../realtime/ws-client";
 import { chatEventsOf, chatOf, clearChatFor, markStatus, sendText, uniqueText, type Http } from "./support";
 
 let server: TestServer;
@@ -244,6 +245,34 @@ describe("DELETE /messages/{message_id}", () => {
     const deleted = (await chatEventsOf(server, chat)).filter((e) => e.type === "message_deleted").map((e) => e.data);
     expect(deleted).toEqual([own, byAdmin, byOwner].map((m) => ({ chat_id: chat, message_id: m.id })));
     expect((await http.delete(`/messages/${own.id}?for_all=true`, { token: bob.token })).status).toBe(404);
+  });
+
+  test("for_all=true of the pinned or the newest message also tells the chat: it is unpinned, and chat_updated follows message_deleted", async () => {
+    const chat = await chatOf(server, "group", alice, [bob]);
+    const pinned = await sendText(http, alice, chat);
+    const middle = await sendText(http, alice, chat);
+    const newest = await sendText(http, alice, chat);
+    expect((await http.post(`/chats/${chat}/pin`, { token: alice.token, body: { message_id: pinned.id } })).status).toBe(200);
+    const watcher = await WsClient.connect(server.url, bob.token);
+    const eventsAfter = async (since: number) => (await chatEventsOf(server, chat, since)).map((e) => [e.type, e.data.message_id ?? e.data.pinned_message_id ?? null]);
+
+    let from = (await chatEventsOf(server, chat)).at(-1)?.seq ?? 0;
+    expect((await http.delete(`/messages/${middle.id}?for_all=true`, { token: alice.token })).status).toBe(204);
+    expect(await eventsAfter(from)).toEqual([["message_deleted", middle.id]]);
+
+    from = (await chatEventsOf(server, chat)).at(-1)?.seq ?? 0;
+    const unpinnedLive = watcher.next("chat_updated");
+    expect((await http.delete(`/messages/${pinned.id}?for_all=true`, { token: alice.token })).status).toBe(204);
+    expect(await eventsAfter(from)).toEqual([["message_deleted", pinned.id], ["chat_updated", null]]);
+    const unpinned = await unpinnedLive;
+    expect([unpinned.data.pinned_message_id, (unpinned.data.chat as { pinned_message_id: number | null }).pinned_message_id]).toEqual([null, null]);
+    expect((await http.get(`/chats/${chat}`, { token: bob.token })).body.pinned_message_id).toBeNull();
+
+    const lastLive = watcher.next("chat_updated");
+    expect((await http.delete(`/messages/${newest.id}?for_all=true`, { token: alice.token })).status).toBe(204);
+    const emptied = (await lastLive).data.chat as { last_message_text: string | null };
+    expect(emptied.last_message_text).toBeNull();
+    await watcher.close();
   });
 
   test("in a private chat only the sender deletes for all", async () => {

@@ -2,14 +2,15 @@
  * Reading and changing existing messages (CONTRACT §6). Sending lives in send.ts, forwarding in
  * forward.ts, reactions in reactions.ts, search in search.ts.
  */
-import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, sql, type SQL } from "drizzle-orm";
 import type { App } from "../../app";
 import { queryRows, type DbOrTx } from "../../db/client";
-import { chatMembers, messageHides, messageMentions, messages } from "../../db/schema";
+import { chatMembers, chats, messageHides, messageMentions, messages } from "../../db/schema";
 import { transact } from "../../db/transact";
 import { forbidden, notFound } from "../../errors";
 import { createNotifications } from "../notifications/service";
 import { CHAT_NOT_FOUND, isManager, requireMember } from "../chats/access";
+import { emitSharedUpdate } from "../chats/membership";
 import { literalLimit } from "../../db/sql-fragments";
 import { isVisibleInChat, MESSAGE_NOT_FOUND, requireVisibleMessage, visibleTo } from "./access";
 import { storeMentions } from "./compose";
@@ -138,7 +139,21 @@ export async function deleteMessage(app: App, userId: number, input: { message_i
           (select m.created_at from messages m where m.chat_id = c.id and m.deleted_at is null order by m.id desc limit 1), c.created_at)
         where c.id = ${chat.id}
           and c.last_activity_at <= (select d.created_at from messages d where d.chat_id = c.id and d.id = ${message.id})`);
+      // A message gone for everyone is no pin any more.
+      const unpinned = await tx
+        .update(chats)
+        .set({ pinnedMessageId: null, updatedAt: new Date() })
+        .where(and(eq(chats.id, chat.id), eq(chats.pinnedMessageId, message.id)))
+        .returning({ id: chats.id });
+      const newer = await tx
+        .select({ id: messages.id })
+        .from(messages)
+        .where(and(eq(messages.chatId, chat.id), gt(messages.id, message.id), isNull(messages.deletedAt)))
+        .limit(1);
       messageEvents.deletedForAll(events, chat.id, message.id);
+      // The chat's pin or last message changed: members get the chat as it is now (its ChatRead),
+      // not only the message_deleted from which they would have to work that out.
+      if (unpinned.length > 0 || newer.length === 0) await emitSharedUpdate(tx, events, chat.id);
     });
     return;
   }
