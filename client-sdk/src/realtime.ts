@@ -24,8 +24,8 @@ export interface MessageRef {
 }
 
 /**
- * The receiver's absolute unread counters for the chat, on `message_created`, `message_deleted` and
- * `message_read` (docs/realtime.md, "Per-receiver data"). Absent on frames shared by more than 100
+ * The receiver's absolute unread counters for the chat, on `message_created`, `message_updated`,
+ * `message_deleted` and `message_read` (docs/realtime.md, "Per-receiver data"). Absent on frames shared by more than 100
  * receivers on one instance and on replays that could not count them.
  */
 export interface UnreadCounters {
@@ -49,7 +49,7 @@ export interface SharedChatFields {
 /** Payload (`data`) of every server frame, by type. */
 export interface RealtimeEventMap {
   message_created: { message: MessageRead } & UnreadCounters;
-  message_updated: { message: MessageRead };
+  message_updated: { message: MessageRead } & UnreadCounters;
   message_deleted: { chat_id: number; message_id: number } & UnreadCounters;
   message_delivered: MessageRef;
   message_read: MessageRef & UnreadCounters;

@@ -3,7 +3,7 @@
  * personal fields cost one frame per receiver; the gateway pays that only up to
  * PERSONAL_FANOUT_LIMIT local receivers of one chat event (docs/realtime.md, "Fan-out costs").
  *
- * - `message_created`, `message_deleted`, `message_read` carry the receiver's absolute
+ * - `message_created`, `message_updated`, `message_deleted`, `message_read` carry the receiver's absolute
  *   `unread_count` / `unread_mentions_count` for that chat (never deltas: a client that missed one
  *   heals on the next).
  * - a chat-level `chat_updated` (shared fields + `chat_id`) gains `chat`: the receiver's ChatRead.
@@ -19,7 +19,7 @@ import { countersQuery, type CounterRow, type Counters, type LiveCounters } from
 /** Above this many local receivers of one chat event, one shared frame goes to the chat topic. */
 export const PERSONAL_FANOUT_LIMIT = 100;
 
-const COUNTER_TYPES = new Set(["message_created", "message_deleted", "message_read"]);
+const COUNTER_TYPES = new Set(["message_created", "message_updated", "message_deleted", "message_read"]);
 
 /** True when the event's frame differs per receiver. */
 export function isPersonal(e: LoggedEvent): boolean {

@@ -79,9 +79,18 @@ test("every live frame carries the exact counters through reads, deletes, edits 
   expect(forMe.status).toBe(204);
   expect((await expectFrame((f) => f.type === "message_deleted" && f.data.message_id === ids[30])).data.unread_count).toBe(28);
 
-  // An edit that mentions bob in an unread message; the next frame shows it.
-  expect((await http.put(`/messages/${ids[34]}`, { token: alice.token, body: { text: `now @${bob.username}` } })).status).toBe(200);
-  await b.waitFor((f) => f.type === "message_updated" && f.data.message?.id === ids[34]);
+  // Edits that add, remove and add again a mention of bob in an unread message: each
+  // message_updated frame carries the counters after it (expectFrame compares with the ChatRead).
+  const edit = async (text: string) => {
+    const from = b.frames.length;
+    expect((await http.put(`/messages/${ids[34]}`, { token: alice.token, body: { text } })).status).toBe(200);
+    const f = await b.waitFor((x) => x.type === "message_updated" && x.data.message?.text === text, 5000, from);
+    expect(countersIn(f)).toEqual(await exact(bob, chat));
+    return f.data.unread_mentions_count;
+  };
+  expect(await edit(`now @${bob.username}`)).toBe(1);
+  expect(await edit("nobody now")).toBe(0);
+  expect(await edit(`again @${bob.username}`)).toBe(1);
   const next = await sendText(carol, chat, "after the edit");
   expect((await createdFrame(next)).data.unread_mentions_count).toBe(1);
 
