@@ -8,8 +8,10 @@
  * log (within the range asked for).
  *
  * What a user may see: their own user events, plus chat events of chats they are a member of now,
- * after the position at which that membership began (`chat_members.joined_seq`). A removed member
- * therefore replays nothing more of that chat; their own `chat_deleted` user event tells them so.
+ * after the position at which that membership began (`chat_members.joined_seq`), and chat events
+ * of memberships that ended, within the period they covered (`chat_member_periods`): a client that
+ * resumes from before a leave gets what it missed up to the leave, also when the user has joined
+ * again since. Nothing after the leave; their own `chat_deleted` user event tells them of it.
  * Events that carry a message (created, edited, reactions) are left out when that message is not
  * visible to the user now (deleted for all, deleted for them, at or before their clear point), as
  * history leaves it out: a replay must not hand back the text of a message deleted meanwhile. The
@@ -71,6 +73,16 @@ export async function readLog(db: DbOrTx, after: number, limit: number): Promise
  * the seq index from the log's start, filtering (/sync: 110,000 buffers instead of 650 for a page
  * near the end of the benchmark's log).
  */
+/**
+ * The event `ce` carries no message, or one `userId` can see now (with `clearedBefore` as their
+ * clear point): replays never hand back the text of a message deleted or cleared meanwhile.
+ */
+const carriesVisibleMessage = (userId: number, clearedBefore: SQL) => sql`(ce.type not in ('message_created', 'message_updated', 'reactions_updated') or exists (
+    select 1 from messages vm
+    where vm.chat_id = ce.chat_id
+      and vm.id = coalesce((ce.data #>> '{message,id}')::bigint, (ce.data ->> 'message_id')::bigint)
+      and ${visibleMessageSql("vm", sql`${userId}`, clearedBefore)}))`;
+
 export function visibleEventsQuery(userId: number, after: number, upto: number | null, limit: number): SQL {
   const top = upto ?? Number.MAX_SAFE_INTEGER;
   return sql`select * from (
@@ -78,11 +90,19 @@ export function visibleEventsQuery(userId: number, after: number, upto: number |
              from chat_members m
              join chat_events ce on ce.chat_id = m.chat_id and ce.seq > ${after}::bigint and ce.seq > greatest(${after}::bigint, m.joined_seq) and ce.seq <= ${top}
             where m.user_id = ${userId}
-              and (ce.type not in ('message_created', 'message_updated', 'reactions_updated') or exists (
-                select 1 from messages vm
-                where vm.chat_id = ce.chat_id
-                  and vm.id = coalesce((ce.data #>> '{message,id}')::bigint, (ce.data ->> 'message_id')::bigint)
-                  and ${visibleMessageSql("vm", sql`${userId}`, sql`m.cleared_before_message_id`)}))
+              and ${carriesVisibleMessage(userId, sql`m.cleared_before_message_id`)}
+            order by ce.seq limit ${limit})
+          union all
+          -- Ended memberships: only periods that ended after the resume point (the index on
+          -- (user_id, left_seq) finds none in the usual case). A chat-level chat_updated of such a
+          -- period is left out: it carries the receiver's ChatRead, which a former member has not.
+          (select ce.seq, ce.chat_id, null::int as user_id, ce.type, ce.data, ce.created_at
+             from chat_member_periods p
+             join chat_events ce on ce.chat_id = p.chat_id and ce.seq > ${after}::bigint and ce.seq > p.joined_seq
+              and ce.seq <= p.left_seq and ce.seq <= ${top}
+            where p.user_id = ${userId} and p.left_seq > ${after}::bigint
+              and ce.type <> 'chat_updated'
+              and ${carriesVisibleMessage(userId, sql`p.cleared_before_message_id`)}
             order by ce.seq limit ${limit})
           union all
           (select seq, null::int as chat_id, user_id, type, data, created_at from user_events
@@ -159,6 +179,8 @@ export async function pruneEventLog(db: DbOrTx, before: Date): Promise<number> {
     if (through === 0) return 0;
     await tx.execute(sql`delete from chat_events where seq <= ${through}`);
     await tx.execute(sql`delete from user_events where seq <= ${through}`);
+    // A period that ended at or below the floor has no events left to replay.
+    await tx.execute(sql`delete from chat_member_periods where left_seq <= ${through}`);
     await tx.execute(
       sql`insert into event_log_state (id, pruned_through) values (1, ${through})
           on conflict (id) do update set pruned_through = greatest(event_log_state.pruned_through, excluded.pruned_through)`,

@@ -5,6 +5,9 @@
  * live removes it.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { queryRows } from "../../src/db/client";
+import { pruneEventLog } from "../../src/realtime/replay";
 import { client } from "../helpers/http";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { createUser, type TestUser } from "../helpers/users";
@@ -83,4 +86,45 @@ test("a replayed chat_updated of the user shows the chat as it is now, not a las
   const ws = await WsClient.connect(server.url, bob.token, { since });
   expect(JSON.stringify(ws.frames)).not.toContain("secret-preview");
   await ws.close();
+});
+
+test("a member who left (or was removed) and came back replays what they missed while still a member, and nothing from between", async () => {
+  const carol = await createUser(server);
+  const chat: number = (await http.post("/chats", { token: alice.token, body: { type: "group", title: "comeback", member_ids: [bob.id, carol.id] } })).body.id;
+  const since: number = (await http.get("/sync?since=0&limit=1", { token: bob.token })).body.next_since;
+  const seen = await send(alice, chat, "while-bob-was-in");
+  const cleared = await send(carol, chat, "then-bob-cleared");
+  expect((await http.post(`/chats/${chat}/clear`, { token: bob.token })).status).toBe(204);
+  const lastBefore = await send(carol, chat, "bob-still-in");
+  expect((await http.delete(`/chats/${chat}/members/${bob.id}`, { token: alice.token })).status).toBe(204);
+  const away = await send(alice, chat, "secret-while-bob-was-out");
+  expect((await http.post(`/chats/${chat}/members`, { token: alice.token, body: { user_id: bob.id } })).status).toBe(201);
+  const back = await send(alice, chat, "after-bob-came-back");
+  expect((await http.post(`/chats/${chat}/leave`, { token: bob.token })).status).toBe(204);
+  void seen;
+  void cleared;
+
+  const sync = await http.get(`/sync?since=${since}&limit=100`, { token: bob.token });
+  expect(sync.status).toBe(200);
+  const events = sync.body.events as { type: string; seq: number; data: Record<string, any> }[];
+  // Only this chat's (bob's earlier tests' chats are in the same range).
+  const created = events.filter((e) => e.type === "message_created" && e.data.message.chat_id === chat).map((e) => e.data.message.id);
+  // What he had cleared stays out, as for a member; what was sent while he was out never shows.
+  expect(created).toEqual([lastBefore, back]);
+  expect(sync.text).not.toContain("secret-");
+  expect(away).toBeGreaterThan(lastBefore);
+  const seqs = events.map((e) => e.seq);
+  expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+  // His own removal, comeback and leave are there as user events.
+  expect(events.filter((e) => e.type === "chat_deleted" && e.data.chat_id === chat).length).toBe(2);
+
+  const ws = await WsClient.connect(server.url, bob.token, { since });
+  expect(ws.frames.filter((f) => f.type === "message_created" && f.data.message?.chat_id === chat).map((f) => f.data.message?.id)).toEqual([lastBefore, back]);
+  await ws.close();
+
+  // The periods go with the events they cover when retention prunes them.
+  const periods = () => queryRows(server.app.db, sql`select 1 from chat_member_periods where user_id = ${bob.id} and chat_id = ${chat}`);
+  expect((await periods()).length).toBe(2);
+  await pruneEventLog(server.app.db, new Date(Date.now() + 60_000));
+  expect((await periods()).length).toBe(0);
 });

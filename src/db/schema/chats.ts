@@ -103,3 +103,27 @@ export const chatReceipts = pgTable("chat_receipts", {
   deliveredMark: bigint({ mode: "number" }).notNull().default(0),
   deliveredSecond: bigint({ mode: "number" }).notNull().default(0),
 });
+
+/**
+ * Memberships that ended (left or removed), kept while their events are in the log: a client that
+ * resumes from before a leave still gets what it missed while it was a member, also when it has
+ * joined again since (replay.ts). Rows go with the log's retention.
+ */
+export const chatMemberPeriods = pgTable(
+  "chat_member_periods",
+  {
+    chatId: integer()
+      .notNull()
+      .references(() => chats.id, { onDelete: "cascade" }),
+    userId: integer()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** Event-log position when the membership began (its `chat_members.joined_seq`). */
+    joinedSeq: bigint({ mode: "number" }).notNull(),
+    /** Event-log position when it ended: its chat events up to here were the member's. */
+    leftSeq: bigint({ mode: "number" }).notNull(),
+    /** The member's clear point when they left: replays leave out what they had cleared. */
+    clearedBeforeMessageId: bigint({ mode: "number" }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.chatId, t.userId, t.joinedSeq] }), index("chat_member_periods_user_idx").on(t.userId, t.leftSeq)],
+);

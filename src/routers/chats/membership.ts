@@ -6,7 +6,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { App } from "../../app";
 import { queryRows, type Tx } from "../../db/client";
-import { attachments, chatMembers, chats, messageHides, messageMentions, messageReactions, type ChatRole } from "../../db/schema";
+import { attachments, chatMemberPeriods, chatMembers, chats, messageHides, messageMentions, messageReactions, type ChatRole } from "../../db/schema";
 import type { EventSink } from "../../realtime/event-log";
 import { CHAT_NOT_FOUND, type ChatRow, type MemberRow } from "./access";
 import { notFound } from "../../errors";
@@ -53,17 +53,27 @@ export async function insertMembers(tx: Tx, chat: ChatRow, members: NewMember[])
   return created;
 }
 
+/** Ends a membership; the period it covered stays readable for replays (`chatMemberPeriods`). */
 export async function deleteMember(tx: Tx, chatId: number, userId: number): Promise<boolean> {
   const gone = await tx
     .delete(chatMembers)
     .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, userId)))
-    .returning({ userId: chatMembers.userId });
-  if (gone.length > 0)
-    await tx
-      .update(chats)
-      .set({ membersCount: sql`greatest(${chats.membersCount} - 1, 0)`, updatedAt: new Date() })
-      .where(eq(chats.id, chatId));
-  return gone.length > 0;
+    .returning({ joinedSeq: chatMembers.joinedSeq, clearedBefore: chatMembers.clearedBeforeMessageId });
+  const ended = gone[0];
+  if (!ended) return false;
+  await tx
+    .update(chats)
+    .set({ membersCount: sql`greatest(${chats.membersCount} - 1, 0)`, updatedAt: new Date() })
+    .where(eq(chats.id, chatId));
+  const leftSeq = await logPosition(tx);
+  await tx
+    .insert(chatMemberPeriods)
+    .values({ chatId, userId, joinedSeq: ended.joinedSeq, leftSeq, clearedBeforeMessageId: ended.clearedBefore })
+    .onConflictDoUpdate({
+      target: [chatMemberPeriods.chatId, chatMemberPeriods.userId, chatMemberPeriods.joinedSeq],
+      set: { leftSeq: sql`greatest(${chatMemberPeriods.leftSeq}, excluded.left_seq)` },
+    });
+  return true;
 }
 
 export async function setRole(tx: Tx, chatId: number, userId: number, role: ChatRole): Promise<MemberRow | undefined> {
