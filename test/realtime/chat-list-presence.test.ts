@@ -130,14 +130,15 @@ test("a chat read on its own (GET /chats/{id}) counts the same way", async () =>
   }
 });
 
-test("a private chat's online_count leaves out a counterpart who hides their presence; the saved chat counts its owner", async () => {
+test("online_count leaves out a member who hides their presence, in a private chat and in a group; the saved chat counts its owner", async () => {
   await online([alice.id, bob.id]);
   try {
     expect((await aliceList()).get(privateId)).toMatchObject({ online_count: 2, counterpart_is_online: true });
     expect((await http.put("/users/profile", { token: bob.token, body: { privacy_last_seen: "nobody" } })).status).toBe(200);
     const list = await aliceList();
     expect(list.get(privateId)).toMatchObject({ online_count: 1, counterpart_is_online: null }); // alice only
-    expect(list.get(groupId)?.online_count).toBe(2); // a group's count is not a counterpart's presence
+    // In a group too: a count with bob in it would tell alice when he is online (docs/decisions.md).
+    expect(list.get(groupId)?.online_count).toBe(1);
     expect(list.get(savedId)?.online_count).toBe(1);
     expect((await http.get(`/chats/${privateId}`, { token: alice.token })).body).toMatchObject({ online_count: 1, counterpart_is_online: null });
     // Bob still sees alice (her presence is not hidden) and himself.

@@ -101,3 +101,31 @@ test("a disconnect between the chat's read and its presence lookup still shows t
     release();
   }
 });
+
+test("online_count counts only members whose presence the viewer may see: privacy_last_seen and blocks hold in groups too", async () => {
+  const [hidden, friend, stranger, blockedOne] = await Promise.all([createUser(server), createUser(server), createUser(server), createUser(server)]);
+  const handle = `oc${Date.now().toString(36)}`;
+  const pub = (await http.post("/chats", { token: hidden.token, body: { type: "group", title: "Solo", is_public: true, handle } })).body.id as number;
+  const pair = (await http.post("/chats", { token: hidden.token, body: { type: "group", title: "Pair", member_ids: [friend.id] } })).body.id as number;
+  expect((await http.post(`/users/${friend.id}/contacts`, { token: hidden.token })).status).toBeLessThan(300);
+  expect((await http.post(`/users/${blockedOne.id}/block`, { token: hidden.token })).status).toBe(204);
+  const ws = await WsClient.connect(server.url, hidden.token);
+
+  // Everyone may see: anyone counts her, except the one she blocked.
+  expect((await chatOf(stranger, pub)).online_count).toBe(1);
+  expect((await chatOf(blockedOne, pub)).online_count).toBe(0);
+  expect((await chatOf(friend, pair)).online_count).toBe(1);
+
+  // Contacts only: her contact still counts her, a stranger reading the public group does not.
+  expect((await http.put("/users/profile", { token: hidden.token, body: { privacy_last_seen: "contacts" } })).status).toBe(200);
+  expect((await chatOf(friend, pair)).online_count).toBe(1);
+  expect((await chatOf(stranger, pub)).online_count).toBe(0);
+
+  // Nobody: no one but herself.
+  expect((await http.put("/users/profile", { token: hidden.token, body: { privacy_last_seen: "nobody" } })).status).toBe(200);
+  expect((await chatOf(friend, pair)).online_count).toBe(0);
+  expect((await chatOf(hidden, pair)).online_count).toBe(1);
+  const list = (await http.get("/chats", { token: friend.token })).body as { id: number; online_count: number }[];
+  expect(list.find((x) => x.id === pair)?.online_count).toBe(0);
+  await ws.close();
+});
