@@ -1,9 +1,14 @@
 /**
  * The caller's contacts and blocks (CONTRACT §4): adding and removing are idempotent; the caller
  * themself is 422, an unknown user 404. Both lists are per-user and small, so they are not paged.
+ * Each change decides what the target may see of the caller (avatar, presence), so the target's
+ * private chat with the caller is told (tellCounterparts) when the change is real.
  */
 import { and, asc, desc, eq, sql } from "drizzle-orm";
+import type { App } from "../../app";
 import type { DbOrTx } from "../../db/client";
+import { transact } from "../../db/transact";
+import { tellCounterparts } from "./counterparts";
 import { blocks, contacts, users } from "../../db/schema";
 import { notFound, unprocessable } from "../../errors";
 import { userSummariesFor } from "./cards";
@@ -16,32 +21,44 @@ async function requireOtherUser(db: DbOrTx, callerId: number, targetId: number, 
   if (!rows.length) throw notFound(USER_NOT_FOUND);
 }
 
-export async function addContact(db: DbOrTx, callerId: number, targetId: number): Promise<void> {
-  await requireOtherUser(db, callerId, targetId, "You cannot add yourself to your contacts");
-  await db.insert(contacts).values({ userId: callerId, contactId: targetId }).onConflictDoNothing();
+export async function addContact(app: App, callerId: number, targetId: number): Promise<void> {
+  await requireOtherUser(app.db, callerId, targetId, "You cannot add yourself to your contacts");
+  await transact(app, async (tx, events) => {
+    const added = await tx.insert(contacts).values({ userId: callerId, contactId: targetId }).onConflictDoNothing().returning();
+    if (added.length > 0) await tellCounterparts(app, tx, events, callerId, targetId);
+  });
 }
 
 /** Unknown email: 404 (the caller supplied the address, so this reveals nothing they lack). */
-export async function addContactByEmail(db: DbOrTx, callerId: number, email: string): Promise<void> {
-  const rows = await db.select({ id: users.id }).from(users).where(eq(users.email, email)).limit(1);
+export async function addContactByEmail(app: App, callerId: number, email: string): Promise<void> {
+  const rows = await app.db.select({ id: users.id }).from(users).where(eq(users.email, email)).limit(1);
   const target = rows[0];
   if (!target) throw notFound(USER_NOT_FOUND);
-  await addContact(db, callerId, target.id);
+  await addContact(app, callerId, target.id);
 }
 
-export async function removeContact(db: DbOrTx, callerId: number, targetId: number): Promise<void> {
-  await requireOtherUser(db, callerId, targetId, "You cannot remove yourself from your contacts");
-  await db.delete(contacts).where(and(eq(contacts.userId, callerId), eq(contacts.contactId, targetId)));
+export async function removeContact(app: App, callerId: number, targetId: number): Promise<void> {
+  await requireOtherUser(app.db, callerId, targetId, "You cannot remove yourself from your contacts");
+  await transact(app, async (tx, events) => {
+    const removed = await tx.delete(contacts).where(and(eq(contacts.userId, callerId), eq(contacts.contactId, targetId))).returning();
+    if (removed.length > 0) await tellCounterparts(app, tx, events, callerId, targetId);
+  });
 }
 
-export async function blockUser(db: DbOrTx, callerId: number, targetId: number): Promise<void> {
-  await requireOtherUser(db, callerId, targetId, "You cannot block yourself");
-  await db.insert(blocks).values({ userId: callerId, blockedId: targetId }).onConflictDoNothing();
+export async function blockUser(app: App, callerId: number, targetId: number): Promise<void> {
+  await requireOtherUser(app.db, callerId, targetId, "You cannot block yourself");
+  await transact(app, async (tx, events) => {
+    const added = await tx.insert(blocks).values({ userId: callerId, blockedId: targetId }).onConflictDoNothing().returning();
+    if (added.length > 0) await tellCounterparts(app, tx, events, callerId, targetId);
+  });
 }
 
-export async function unblockUser(db: DbOrTx, callerId: number, targetId: number): Promise<void> {
-  await requireOtherUser(db, callerId, targetId, "You cannot unblock yourself");
-  await db.delete(blocks).where(and(eq(blocks.userId, callerId), eq(blocks.blockedId, targetId)));
+export async function unblockUser(app: App, callerId: number, targetId: number): Promise<void> {
+  await requireOtherUser(app.db, callerId, targetId, "You cannot unblock yourself");
+  await transact(app, async (tx, events) => {
+    const removed = await tx.delete(blocks).where(and(eq(blocks.userId, callerId), eq(blocks.blockedId, targetId))).returning();
+    if (removed.length > 0) await tellCounterparts(app, tx, events, callerId, targetId);
+  });
 }
 
 /** The caller's contacts by name (case-insensitive), privacy applied. */

@@ -1,11 +1,18 @@
 /** The caller's own profile and another user's, as the caller may see it (CONTRACT §4). */
 import { and, eq, ne, sql } from "drizzle-orm";
-import type { DbOrTx } from "../../db/client";
+import type { App } from "../../app";
+import type { DbOrTx, Tx } from "../../db/client";
+import type { EventSink } from "../../realtime/event-log";
+import { transact } from "../../db/transact";
 import { users } from "../../db/schema";
 import { conflict, notFound } from "../../errors";
 import { userCardsFor } from "./cards";
 import type { TUserProfileUpdate, TUserRead } from "./schemas";
 import { isUniqueViolation } from "../../db/errors";
+import { tellCounterparts } from "./counterparts";
+
+/** Fields that show on the other side of the user's private chats (tellCounterparts). */
+const SHOWN_TO_COUNTERPARTS = ["name", "username", "avatarUrl", "privacyAvatar", "privacyLastSeen"] as const;
 
 export const USER_NOT_FOUND = "User not found";
 
@@ -16,8 +23,15 @@ export async function getUserAs(db: DbOrTx, viewerId: number, userId: number): P
   return card.profile;
 }
 
-/** Applies the fields present in `input`; email is not editable here (it is not in the schema). */
-export async function updateProfile(db: DbOrTx, userId: number, input: TUserProfileUpdate): Promise<TUserRead> {
+/**
+ * Applies the fields present in `input`; email is not editable here (it is not in the schema).
+ * A change that shows in the user's private chats is told to the counterparts.
+ */
+export async function updateProfile(app: App, userId: number, input: TUserProfileUpdate): Promise<TUserRead> {
+  return transact(app, (tx, events) => updateProfileIn(app, tx, events, userId, input));
+}
+
+async function updateProfileIn(app: App, db: Tx, events: EventSink, userId: number, input: TUserProfileUpdate): Promise<TUserRead> {
   const changes: Partial<typeof users.$inferInsert> = {};
   if (input.name !== undefined) changes.name = input.name.trim();
   if (input.username !== undefined) {
@@ -36,6 +50,7 @@ export async function updateProfile(db: DbOrTx, userId: number, input: TUserProf
   if (input.privacy_last_seen !== undefined) changes.privacyLastSeen = input.privacy_last_seen;
   if (input.privacy_group_invites !== undefined) changes.privacyGroupInvites = input.privacy_group_invites;
   if (Object.keys(changes).length > 0) {
+    const [before] = await db.select().from(users).where(eq(users.id, userId)).for("update");
     try {
       await db
         .update(users)
@@ -46,6 +61,7 @@ export async function updateProfile(db: DbOrTx, userId: number, input: TUserProf
       if (isUniqueViolation(err)) throw conflict("Username already taken");
       throw err;
     }
+    if (before && SHOWN_TO_COUNTERPARTS.some((k) => changes[k] !== undefined && changes[k] !== before[k])) await tellCounterparts(app, db, events, userId);
   }
   return getUserAs(db, userId, userId);
 }

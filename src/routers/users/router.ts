@@ -32,7 +32,7 @@ export const usersRouter = router({
     .meta({ openapi: { method: "PUT", path: "/users/profile", tags, summary: "Update the caller's profile and privacy settings", errorResponses: { 409: "Username already taken" } } })
     .input(ZUserProfileUpdate)
     .output(ZUserRead)
-    .mutation(({ ctx, input }) => updateProfile(ctx.app.db, ctx.user.id, input)),
+    .mutation(({ ctx, input }) => updateProfile(ctx.app, ctx.user.id, input)),
   blocked: authedProcedure
     .meta({ openapi: { method: "GET", path: "/users/blocked", tags, summary: "Users the caller blocked" } })
     .input(ZNoInput)
@@ -47,27 +47,27 @@ export const usersRouter = router({
     .meta({ openapi: { method: "POST", path: "/users/{user_id}/contacts", tags, summary: "Add a user to the caller's contacts" }, status: 204 })
     .input(ZUserIdParam)
     .output(z.void())
-    .mutation(({ ctx, input }) => addContact(ctx.app.db, ctx.user.id, input.user_id)),
+    .mutation(({ ctx, input }) => addContact(ctx.app, ctx.user.id, input.user_id)),
   addContactByEmail: authedProcedure
     .meta({ openapi: { method: "POST", path: "/users/contacts/by-email", tags, summary: "Add a user to the caller's contacts by email", errorResponses: { 404: "No user with that email" } }, status: 204 })
     .input(ZContactByEmailRequest)
     .output(z.void())
-    .mutation(({ ctx, input }) => addContactByEmail(ctx.app.db, ctx.user.id, input.email)),
+    .mutation(({ ctx, input }) => addContactByEmail(ctx.app, ctx.user.id, input.email)),
   removeContact: authedProcedure
     .meta({ openapi: { method: "DELETE", path: "/users/{user_id}/contacts", tags, summary: "Remove a user from the caller's contacts" }, status: 204 })
     .input(ZUserIdParam)
     .output(z.void())
-    .mutation(({ ctx, input }) => removeContact(ctx.app.db, ctx.user.id, input.user_id)),
+    .mutation(({ ctx, input }) => removeContact(ctx.app, ctx.user.id, input.user_id)),
   block: authedProcedure
     .meta({ openapi: { method: "POST", path: "/users/{user_id}/block", tags, summary: "Block a user" }, status: 204 })
     .input(ZUserIdParam)
     .output(z.void())
-    .mutation(({ ctx, input }) => blockUser(ctx.app.db, ctx.user.id, input.user_id)),
+    .mutation(({ ctx, input }) => blockUser(ctx.app, ctx.user.id, input.user_id)),
   unblock: authedProcedure
     .meta({ openapi: { method: "DELETE", path: "/users/{user_id}/block", tags, summary: "Unblock a user" }, status: 204 })
     .input(ZUserIdParam)
     .output(z.void())
-    .mutation(({ ctx, input }) => unblockUser(ctx.app.db, ctx.user.id, input.user_id)),
+    .mutation(({ ctx, input }) => unblockUser(ctx.app, ctx.user.id, input.user_id)),
   get: authedProcedure
     .meta({ openapi: { method: "GET", path: "/users/{user_id}", tags, summary: "A user's profile, as the caller may see it" } })
     .input(ZUserIdParam)
