@@ -128,7 +128,8 @@ export class RedisBroker implements Broker {
   }
 
   async setIfAbsent(key: string, value: string, ttlSeconds: number) {
-    return (await this.redis.set(this.k(key), value, "EX", ttlSeconds, "NX")) === "OK";
+    // PX: a lock may hold for a fraction of a second (the presence sweep's).
+    return (await this.redis.set(this.k(key), value, "PX", Math.max(1, Math.round(ttlSeconds * 1000)), "NX")) === "OK";
   }
 
   async del(key: string) {

@@ -90,6 +90,8 @@ const TYPING_INTERVAL_SECONDS = 2;
 const SESSION_CHECK_MS = 5000;
 const SESSION_CHECK_CHUNK = 5000;
 const PRUNE_INTERVAL_MS = 3600 * 1000;
+/** At shutdown, how long to wait for closing sockets' close handlers (they announce presence). */
+const SHUTDOWN_CLOSE_WAIT_MS = 2000;
 
 /** Resolves when `p` does or after `ms`, whichever comes first. */
 function atMost(p: Promise<void>, ms: number): Promise<void> {
@@ -612,10 +614,17 @@ export function createGateway(app: App): Gateway {
       app.onClose(async () => {
         stopped = true;
         for (const t of timers) clearInterval(t);
+        // Sockets close while presence still works: each last close writes last_seen_at and
+        // announces the user offline, to partners on other instances through the broker. With
+        // presence stopped first, the close recorded the user offline without announcing it, and
+        // no sweep repairs that (the user is no longer announced online): partners saw them online
+        // until they reloaded.
+        for (const ws of openSockets()) ws.close(1001, "Server stopping");
+        for (let waited = 0; openSockets().length > 0 && waited < SHUTDOWN_CLOSE_WAIT_MS; waited += 10) await Bun.sleep(10);
+        await Promise.all([...pendingWork]);
         presence.stop();
         await tailer.stop();
         for (const u of unsubscribers) await u().catch(() => {});
-        for (const ws of openSockets()) ws.close(1001, "Server stopping");
         await Promise.all([...pendingWork]);
       });
     },

@@ -28,6 +28,9 @@ import { Coalescer } from "./coalesce";
 const KEY_ONLINE = presenceKeys.online;
 const KEY_ANNOUNCED = presenceKeys.announced;
 const KEY_SWEEP = "presence:sweep";
+
+/** How long one sweep's lock holds: less than the period, so the next tick finds it gone. */
+export const sweepLockSeconds = (periodSeconds: number): number => Math.max(0.25, periodSeconds - 0.5);
 const userKey = presenceKeys.user;
 /** Lease refreshes per broker round trip during a heartbeat. */
 const REFRESH_BATCH = 1000;
@@ -128,9 +131,16 @@ export class PresenceTracker {
     for (let i = 0; i < entries.length; i += REFRESH_BATCH) await this.app.broker.leaseAddMany(entries.slice(i, i + REFRESH_BATCH), this.leaseSeconds);
   }
 
-  /** Finds users announced online whose every lease expired (a crashed instance) and announces them. */
+  /**
+   * Finds users announced online whose every lease expired (a crashed instance) and announces them.
+   * Called every `periodSeconds` on each instance; the lock lets one of them sweep per period. It
+   * lapses half a second before the period ends: held for the full period, it was still there when
+   * the same instance's next tick came (the lock is set a little after its tick, behind the lease
+   * refresh on the same connection), so sweeps ran every second period and a crashed instance's
+   * users went offline up to a period late (47 s instead of at most 30 + 10 with the default lease).
+   */
   async sweep(periodSeconds: number): Promise<void> {
-    if (!(await this.app.broker.setIfAbsent(KEY_SWEEP, this.app.instanceId, periodSeconds))) return;
+    if (!(await this.app.broker.setIfAbsent(KEY_SWEEP, this.app.instanceId, sweepLockSeconds(periodSeconds)))) return;
     const announced = await this.app.broker.leaseMembers(KEY_ANNOUNCED);
     if (announced.length === 0) return;
     const online = new Set(await this.app.broker.leaseMembers(KEY_ONLINE));

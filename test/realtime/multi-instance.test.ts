@@ -130,6 +130,25 @@ describe.skipIf(!enabled)("several instances", () => {
     await watcher.close();
   });
 
+  test("SIGTERM: an instance that stops announces its users offline to partners on other instances", async () => {
+    const C = await cluster.spawn();
+    const [alice, bob] = await Promise.all([newUser(A), newUser(C)]);
+    await client(A.url).post("/chats", { token: alice.token, body: { type: "private", member_ids: [bob.id] } });
+    const watcher = await WsClient.connect(A.url, alice.token);
+    const b = await WsClient.connect(C.url, bob.token);
+    await watcher.waitFor((f) => f.type === "presence" && f.data.user_id === bob.id && f.data.is_online === true);
+    // Past the one-second announcement gate of the online announcement.
+    await Bun.sleep(1100);
+    const stoppedAt = performance.now();
+    await C.kill("SIGTERM");
+    expect((await b.closed).code).toBe(1001);
+    // Well inside the lease time: it comes from the close, not from a sweep.
+    const offline = await watcher.waitFor((f) => f.type === "presence" && f.data.user_id === bob.id && f.data.is_online === false, (LEASE_SECONDS - 1) * 1000);
+    expect(performance.now() - stoppedAt).toBeLessThan((LEASE_SECONDS - 1) * 1000);
+    expect(offline.data.last_seen_at).toBeString();
+    await watcher.close();
+  });
+
   test("kill -9: the crashed instance's users go offline within the lease time", async () => {
     const C = await cluster.spawn();
     const [alice, bob] = await Promise.all([newUser(A), newUser(C)]);
