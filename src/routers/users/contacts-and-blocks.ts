@@ -6,7 +6,7 @@
  */
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { App } from "../../app";
-import type { DbOrTx } from "../../db/client";
+import type { DbOrTx, Tx } from "../../db/client";
 import { transact } from "../../db/transact";
 import { tellCounterparts } from "./counterparts";
 import { blocks, contacts, users } from "../../db/schema";
@@ -21,12 +21,21 @@ async function requireOtherUser(db: DbOrTx, callerId: number, targetId: number, 
   if (!rows.length) throw notFound(USER_NOT_FOUND);
 }
 
-export async function addContact(app: App, callerId: number, targetId: number): Promise<void> {
-  await requireOtherUser(app.db, callerId, targetId, "You cannot add yourself to your contacts");
+/**
+ * One change of the caller's relation to the target (`write` answers the rows it changed): when
+ * something changed, the target's private chat with the caller shows them what they may now see.
+ */
+async function changeRelation(app: App, callerId: number, targetId: number, selfMessage: string, write: (tx: Tx) => Promise<unknown[]>): Promise<void> {
+  await requireOtherUser(app.db, callerId, targetId, selfMessage);
   await transact(app, async (tx, events) => {
-    const added = await tx.insert(contacts).values({ userId: callerId, contactId: targetId }).onConflictDoNothing().returning();
-    if (added.length > 0) await tellCounterparts(app, tx, events, callerId, targetId);
+    if ((await write(tx)).length > 0) await tellCounterparts(app, tx, events, callerId, targetId);
   });
+}
+
+export function addContact(app: App, callerId: number, targetId: number): Promise<void> {
+  return changeRelation(app, callerId, targetId, "You cannot add yourself to your contacts", (tx) =>
+    tx.insert(contacts).values({ userId: callerId, contactId: targetId }).onConflictDoNothing().returning(),
+  );
 }
 
 /** Unknown email: 404 (the caller supplied the address, so this reveals nothing they lack). */
@@ -37,28 +46,22 @@ export async function addContactByEmail(app: App, callerId: number, email: strin
   await addContact(app, callerId, target.id);
 }
 
-export async function removeContact(app: App, callerId: number, targetId: number): Promise<void> {
-  await requireOtherUser(app.db, callerId, targetId, "You cannot remove yourself from your contacts");
-  await transact(app, async (tx, events) => {
-    const removed = await tx.delete(contacts).where(and(eq(contacts.userId, callerId), eq(contacts.contactId, targetId))).returning();
-    if (removed.length > 0) await tellCounterparts(app, tx, events, callerId, targetId);
-  });
+export function removeContact(app: App, callerId: number, targetId: number): Promise<void> {
+  return changeRelation(app, callerId, targetId, "You cannot remove yourself from your contacts", (tx) =>
+    tx.delete(contacts).where(and(eq(contacts.userId, callerId), eq(contacts.contactId, targetId))).returning(),
+  );
 }
 
-export async function blockUser(app: App, callerId: number, targetId: number): Promise<void> {
-  await requireOtherUser(app.db, callerId, targetId, "You cannot block yourself");
-  await transact(app, async (tx, events) => {
-    const added = await tx.insert(blocks).values({ userId: callerId, blockedId: targetId }).onConflictDoNothing().returning();
-    if (added.length > 0) await tellCounterparts(app, tx, events, callerId, targetId);
-  });
+export function blockUser(app: App, callerId: number, targetId: number): Promise<void> {
+  return changeRelation(app, callerId, targetId, "You cannot block yourself", (tx) =>
+    tx.insert(blocks).values({ userId: callerId, blockedId: targetId }).onConflictDoNothing().returning(),
+  );
 }
 
-export async function unblockUser(app: App, callerId: number, targetId: number): Promise<void> {
-  await requireOtherUser(app.db, callerId, targetId, "You cannot unblock yourself");
-  await transact(app, async (tx, events) => {
-    const removed = await tx.delete(blocks).where(and(eq(blocks.userId, callerId), eq(blocks.blockedId, targetId))).returning();
-    if (removed.length > 0) await tellCounterparts(app, tx, events, callerId, targetId);
-  });
+export function unblockUser(app: App, callerId: number, targetId: number): Promise<void> {
+  return changeRelation(app, callerId, targetId, "You cannot unblock yourself", (tx) =>
+    tx.delete(blocks).where(and(eq(blocks.userId, callerId), eq(blocks.blockedId, targetId))).returning(),
+  );
 }
 
 /** The caller's contacts by name (case-insensitive), privacy applied. */
