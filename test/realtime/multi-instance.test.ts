@@ -130,13 +130,19 @@ describe.skipIf(!enabled)("several instances", () => {
     await watcher.close();
   });
 
-  test("SIGTERM: an instance that stops announces its users offline to partners on other instances", async () => {
+  /** A new instance C with bob on it, his private-chat partner alice watching from A, bob announced online. */
+  async function partnerOnThirdInstance() {
     const C = await cluster.spawn();
     const [alice, bob] = await Promise.all([newUser(A), newUser(C)]);
     await client(A.url).post("/chats", { token: alice.token, body: { type: "private", member_ids: [bob.id] } });
     const watcher = await WsClient.connect(A.url, alice.token);
     const b = await WsClient.connect(C.url, bob.token);
     await watcher.waitFor((f) => f.type === "presence" && f.data.user_id === bob.id && f.data.is_online === true);
+    return { C, bob, watcher, b };
+  }
+
+  test("SIGTERM: an instance that stops announces its users offline to partners on other instances", async () => {
+    const { C, bob, watcher, b } = await partnerOnThirdInstance();
     // Past the one-second announcement gate of the online announcement.
     await Bun.sleep(1100);
     const stoppedAt = performance.now();
@@ -150,12 +156,7 @@ describe.skipIf(!enabled)("several instances", () => {
   });
 
   test("kill -9: the crashed instance's users go offline within the lease time", async () => {
-    const C = await cluster.spawn();
-    const [alice, bob] = await Promise.all([newUser(A), newUser(C)]);
-    await client(A.url).post("/chats", { token: alice.token, body: { type: "private", member_ids: [bob.id] } });
-    const watcher = await WsClient.connect(A.url, alice.token);
-    const b = await WsClient.connect(C.url, bob.token);
-    await watcher.waitFor((f) => f.type === "presence" && f.data.user_id === bob.id && f.data.is_online === true);
+    const { C, bob, watcher, b } = await partnerOnThirdInstance();
     const killedAt = performance.now();
     await C.kill("SIGKILL");
     await b.closed;

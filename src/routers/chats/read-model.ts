@@ -22,7 +22,8 @@ import { isoFromDriver, isoFromDriverOrNull } from "../../lib/pg-timestamp";
 import { allOnlineUserIds, onlineUserCount, onlineUserIds } from "../../realtime/presence";
 import { isUnavailableOrWraps } from "../../trpc";
 import { visibleMessageSql } from "../messages/access";
-import { presenceVisibleTo, visibleTo } from "../users/privacy";
+import { userCardsFor } from "../users/cards";
+import { visibleTo } from "../users/privacy";
 import type { TChatRead } from "./schemas";
 import { unreadCountsQuery } from "./unread";
 
@@ -258,9 +259,10 @@ async function onlinePresenceOf(app: App, db: DbOrTx, viewerId: number, rows: Ch
     );
   }
   for (const m of memberships) presence.online.add(Number(m.user_id));
-  const visible = await presenceVisibleTo(db, viewerId, [...presence.online]);
+  // Whose presence the viewer may see: the users' cards, one query (privacy and blocks).
+  const cards = await userCardsFor(db, viewerId, [...presence.online]);
   for (const m of memberships) {
-    if (!visible.has(Number(m.user_id))) continue;
+    if (!cards.get(Number(m.user_id))?.canSeePresence) continue;
     const chatId = Number(m.chat_id);
     presence.countByChat.set(chatId, (presence.countByChat.get(chatId) ?? 0) + 1);
   }

@@ -7,7 +7,7 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import type { DbOrTx } from "../../db/client";
-import { blocks, contacts, users, type PrivacyLevel } from "../../db/schema";
+import { blocks, contacts, type PrivacyLevel } from "../../db/schema";
 
 export function allows(level: PrivacyLevel, viewerIsSelf: boolean, viewerInOwnersContacts: boolean): boolean {
   if (viewerIsSelf) return true;
@@ -34,25 +34,6 @@ export async function ownersWhoBlockedViewer(db: DbOrTx, viewerId: number, owner
     .from(blocks)
     .where(and(eq(blocks.blockedId, viewerId), inArray(blocks.userId, ownerIds)));
   return new Set(rows.map((r) => r.owner));
-}
-
-/**
- * Ids among `userIds` whose presence (online, last seen) `viewerId` may see: their
- * `privacy_last_seen` allows it and they have not blocked the viewer. Three queries at most, in
- * parallel, whatever the count.
- */
-export async function presenceVisibleTo(db: DbOrTx, viewerId: number, userIds: number[]): Promise<Set<number>> {
-  const ids = [...new Set(userIds)];
-  const others = ids.filter((id) => id !== viewerId);
-  if (others.length === 0) return new Set(ids);
-  const [levels, listed, blocked] = await Promise.all([
-    db.select({ id: users.id, level: users.privacyLastSeen }).from(users).where(inArray(users.id, others)),
-    ownersWhoListViewer(db, viewerId, others),
-    ownersWhoBlockedViewer(db, viewerId, others),
-  ]);
-  const out = new Set(ids.filter((id) => id === viewerId));
-  for (const u of levels) if (!blocked.has(u.id) && allows(u.level, false, listed.has(u.id))) out.add(u.id);
-  return out;
 }
 
 export interface PrivacySubject {
