@@ -19,6 +19,17 @@ import { appRouter } from "./routers/_app";
 import { handleWebApp } from "./web/app-route";
 
 export const API_PREFIX = "/api/v1";
+
+const isWildcard = (hostname: string) => hostname === "0.0.0.0" || hostname === "::" || hostname === "";
+
+/**
+ * A URL that reaches the listener: a wildcard address (HOST=0.0.0.0 or ::) is no address to send
+ * to, so the loopback address of its family stands in; IPv6 literals go in brackets.
+ */
+export function listenerUrl(hostname: string, port: number): string {
+  const host = hostname === "0.0.0.0" ? "127.0.0.1" : isWildcard(hostname) ? "[::1]" : hostname.includes(":") ? `[${hostname}]` : hostname;
+  return `http://${host}:${port}`;
+}
 /** Calls in one tRPC batch at most (each still counts against rate limits). */
 export const MAX_TRPC_BATCH = 20;
 
@@ -138,9 +149,11 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
     },
   });
   await gateway.start(server);
-  const url = `http://${server.hostname}:${server.port}`;
+  const url = listenerUrl(server.hostname ?? "localhost", server.port ?? 0);
   // The local storage driver's file URLs point at this listener (its port is known only now).
   app.storage.bindServerUrl(url);
+  if (app.storage.kind === "local" && !app.config.publicFileBase && isWildcard(server.hostname ?? ""))
+    app.log.warn("file URLs point at this machine's loopback address: set S3_PUBLIC_URL to this server's public URL + /files for other machines' clients", { url });
   return {
     server,
     url,

@@ -30,6 +30,7 @@ async function serve(storage: LocalStorage, key: string, contentType: string, me
     "x-content-type-options": "nosniff",
     "content-security-policy": "sandbox",
     "cache-control": "public, max-age=3600",
+    "accept-ranges": "bytes",
   };
   return new Response(method === "HEAD" ? null : file, { headers });
 }
@@ -44,11 +45,13 @@ async function upload(app: App, storage: LocalStorage, key: string, req: Request
   const body = await readBodyCapped(req, limit);
   if (body === null) return errorResponse(413, `Upload exceeds the signed size of ${grant.size} bytes`);
   if (body.byteLength !== grant.size) return errorResponse(403, `Content-Length must be ${grant.size}`);
+  let outcome: Awaited<ReturnType<LocalStorage["write"]>>;
   try {
-    await storage.write(key, body);
+    outcome = await storage.write(key, body);
   } catch (err) {
     app.log.error("local upload not written", { error: err instanceof Error ? err.message : String(err) });
     return errorResponse(503, "Storage is unavailable");
   }
+  if (outcome === "taken") return errorResponse(409, "This object is already uploaded with other content: an upload URL writes its object once");
   return new Response(null, { status: 200, headers: { etag: `"${new Bun.CryptoHasher("md5").update(body).digest("hex")}"` } });
 }

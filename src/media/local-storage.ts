@@ -6,7 +6,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { access, constants, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { access, constants, link, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Config } from "../env";
 import { parseObjectKey } from "./object-key";
@@ -80,17 +80,25 @@ export class LocalStorage implements Storage {
     return { ok: true, grant: { contentType, size } };
   }
 
-  /** Temp file + rename: a reader sees the whole object or none of it. */
-  async write(objectKey: string, bytes: Uint8Array): Promise<void> {
+  /**
+   * Temp file + link: a reader sees the whole object or none of it, and an object is written once.
+   * A second PUT with the same upload URL could otherwise swap the bytes of a file already attached
+   * (and forwarded into chats its uploader cannot see); the same bytes again (a retried PUT) pass.
+   */
+  async write(objectKey: string, bytes: Uint8Array): Promise<"written" | "unchanged" | "taken"> {
     const target = this.pathOf(objectKey);
     const temp = `${target}.${randomBytes(6).toString("hex")}.part`;
     await mkdir(dirname(target), { recursive: true });
     try {
       await writeFile(temp, bytes);
-      await rename(temp, target);
+      await link(temp, target);
+      return "written";
     } catch (err) {
+      if ((err as { code?: unknown }).code !== "EEXIST") throw err;
+      const stored = await readFile(target);
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).equals(stored) ? "unchanged" : "taken";
+    } finally {
       await rm(temp, { force: true });
-      throw err;
     }
   }
 

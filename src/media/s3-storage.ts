@@ -45,10 +45,12 @@ export class S3Storage implements Storage {
   bindServerUrl(): void {}
 
   async presignPut(objectKey: string, contentType: string, size: number, expiresIn: number): Promise<PresignedPut> {
-    const command = new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, ContentType: contentType, ContentLength: size });
-    // The presigner leaves Content-Type unsigned by default; signing it pins the type.
-    const url = await getSignedUrl(this.client, command, { expiresIn, signableHeaders: new Set(["content-type", "content-length"]) });
-    return { url, headers: { "Content-Type": contentType, "Content-Length": String(size) } };
+    // If-None-Match: * makes the PUT a conditional write (S3 answers 412 when the key exists): an
+    // object is written once, so its uploader cannot swap the bytes of a file already attached.
+    const command = new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, ContentType: contentType, ContentLength: size, IfNoneMatch: "*" });
+    // The presigner leaves these headers unsigned by default; signing them pins them.
+    const url = await getSignedUrl(this.client, command, { expiresIn, signableHeaders: new Set(["content-type", "content-length", "if-none-match"]) });
+    return { url, headers: { "Content-Type": contentType, "Content-Length": String(size), "If-None-Match": "*" } };
   }
 
   async head(objectKey: string): Promise<StoredObject | null> {

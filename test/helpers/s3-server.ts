@@ -50,6 +50,17 @@ export async function startTestS3(bucket = "parley-test"): Promise<TestS3> {
       }
       const headers = new Headers(req.headers);
       headers.delete("host");
+      // S3's conditional write (s3rver ignores the header): a PUT with If-None-Match: * onto an
+      // existing key is refused with 412.
+      if (req.method === "PUT" && req.headers.get("if-none-match") === "*") {
+        headers.delete("if-none-match");
+        const existing = await fetch(`${backendBase}${url.pathname}`, { method: "HEAD" });
+        if (existing.status === 200)
+          return new Response(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>`, {
+            status: 412,
+            headers: { "content-type": "application/xml" },
+          });
+      }
       const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
       const res = await fetch(`${backendBase}${url.pathname}${url.search}`, { method: req.method, headers, body, redirect: "manual" });
       return new Response(req.method === "HEAD" ? null : await res.arrayBuffer(), { status: res.status, headers: res.headers });

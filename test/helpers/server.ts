@@ -33,6 +33,8 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** Share another server's database and broker prefix (a second instance). */
   shareWith?: TestServer;
+  /** The listener's address (default 127.0.0.1). */
+  hostname?: string;
 }
 
 const uid = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
@@ -94,7 +96,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const logs: string[] = [];
   const config = loadConfig(env);
   const app = await createApp(config, { pgliteDir: "memory://", brokerPrefix, logSink: (l) => logs.push(l) });
-  const running = await startServer(app, { port: 0, hostname: "127.0.0.1" });
+  const running = await startServer(app, { port: 0, hostname: opts.hostname ?? "127.0.0.1" });
   return {
     url: running.url,
     app,

@@ -200,6 +200,21 @@ describe.each(drivers)("media flow on $name storage", (driver) => {
     expect(put.status).toBe(driver.oversizePutStatus);
   });
 
+  test("an uploaded object keeps its bytes: a second PUT of other bytes is refused (local 409, S3 412)", async () => {
+    const first = bytesOf("I owe Bob 100 EUR.");
+    const ticket = await upload(http, alice, "text/plain", first);
+    const swap = await putBytes(ticket, bytesOf("I owe Bob 000 EUR."));
+    expect(swap.status).toBe(driver.name === "local" ? 409 : 412);
+    expect(await (await fetch(ticket.file_url)).text()).toBe("I owe Bob 100 EUR.");
+    if (driver.name === "s3") {
+      // The condition is signed: a PUT that leaves it out fails the signature.
+      expect(ticket.required_headers["If-None-Match"]).toBe("*");
+      const { "If-None-Match": _, ...unconditional } = ticket.required_headers;
+      expect((await putBytes(ticket, bytesOf("I owe Bob 000 EUR."), unconditional)).status).toBe(403);
+      expect(await (await fetch(ticket.file_url)).text()).toBe("I owe Bob 100 EUR.");
+    }
+  });
+
   test("a tampered upload URL is refused", async () => {
     const bytes = bytesOf("abc");
     const ticket = await requestUpload(http, alice, "text/plain", bytes);

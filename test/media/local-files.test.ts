@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { client } from "../helpers/http";
+import { listenerUrl } from "../../src/server";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { createUser, type TestUser } from "../helpers/users";
 import { bytesOf, putBytes, requestUpload, type Http } from "./support";
@@ -74,6 +75,20 @@ describe("local PUT", () => {
     }
   });
 
+  test("an object is written once: other bytes with the same URL 409 and the file keeps its first bytes; the same bytes again 200", async () => {
+    const first = bytesOf("I owe Bob 100 EUR.");
+    const ticket = await requestUpload(http, alice, "text/plain", first);
+    expect((await putBytes(ticket, first)).status).toBe(200);
+    const swapped = await putBytes(ticket, bytesOf("I owe Bob 000 EUR."));
+    expect(swapped.status).toBe(409);
+    expect(typeof (await swapped.json()).detail).toBe("string");
+    expect(await (await fetch(ticket.file_url)).text()).toBe("I owe Bob 100 EUR.");
+    // A retried PUT whose answer was lost is not an error.
+    expect((await putBytes(ticket, first)).status).toBe(200);
+    const dir = join(server.dataDir, "uploads", String(alice.id));
+    expect(readdirSync(dir).filter((f) => f.endsWith(".part"))).toEqual([]);
+  });
+
   test("other methods: 405 with Allow", async () => {
     const ticket = await requestUpload(http, alice, "text/plain", bytesOf("x"));
     const r = await fetch(ticket.file_url, { method: "DELETE" });
@@ -96,5 +111,37 @@ describe("local GET", () => {
     const head = await fetch(ticket.file_url, { method: "HEAD" });
     expect(head.status).toBe(200);
     expect(head.headers.get("content-length")).toBe(String(bytes.byteLength));
+    // Clients may resume a download with Range; GET and HEAD say so.
+    expect(got.headers.get("accept-ranges")).toBe("bytes");
+    expect(head.headers.get("accept-ranges")).toBe("bytes");
+  });
+});
+
+describe("a server listening on every address (HOST=0.0.0.0)", () => {
+  test("file URLs name the loopback address, not 0.0.0.0, and a warning says how to name the public one", async () => {
+    const wide = await startTestServer({ hostname: "0.0.0.0" });
+    try {
+      const user = await createUser(wide);
+      const bytes = bytesOf("reachable");
+      const ticket = await requestUpload(client(wide.url), user, "text/plain", bytes);
+      expect(ticket.upload_url).toStartWith("http://127.0.0.1:");
+      expect(ticket.file_url).toStartWith("http://127.0.0.1:");
+      expect((await putBytes(ticket, bytes)).status).toBe(200);
+      expect(await (await fetch(ticket.file_url)).text()).toBe("reachable");
+      expect(wide.logs.some((l) => l.includes("set S3_PUBLIC_URL"))).toBe(true);
+    } finally {
+      await wide.stop();
+    }
+  });
+
+  test("listener URLs: wildcards become loopback, IPv6 literals get brackets", () => {
+    expect(listenerUrl("0.0.0.0", 3000)).toBe("http://127.0.0.1:3000");
+    expect(listenerUrl("::", 3000)).toBe("http://[::1]:3000");
+    expect(listenerUrl("::1", 3000)).toBe("http://[::1]:3000");
+    expect(listenerUrl("127.0.0.1", 3000)).toBe("http://127.0.0.1:3000");
+  });
+
+  test("a server on 127.0.0.1 logs no such warning", () => {
+    expect(server.logs.some((l) => l.includes("set S3_PUBLIC_URL"))).toBe(false);
   });
 });

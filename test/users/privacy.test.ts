@@ -10,6 +10,7 @@ import { userCardsFor } from "../../src/routers/users/service";
 import { client } from "../helpers/http";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { createUser, type TestUser } from "../helpers/users";
+import { upload } from "../media/support";
 
 let server: TestServer;
 let http: ReturnType<typeof client>;
@@ -147,6 +148,30 @@ describe("blocks close every way in", () => {
     expect((await http.post("/messages", { token: blocked.token, body: { chat_id: existing, type: "text", text: "hi again" } })).status).toBe(201);
     expect((await http.post(`/chats/${group.body.id}/members`, { token: blocked.token, body: { user_id: blocker.id } })).status).toBe(201);
     expect((await http.get(`/users/${blocker.id}`, { token: blocked.token })).body.avatar_url).toBe(AVATAR);
+  });
+
+  test("a blocked sender cannot edit an earlier message or attach a file to it (both put new content in front of the blocker)", async () => {
+    const blocker = await createUser(server);
+    const blocked = await createUser(server);
+    const chat = await privateChat(blocked, blocker);
+    const sent = await http.post("/messages", { token: blocked.token, body: { chat_id: chat, type: "text", text: "before" } });
+    expect(sent.status).toBe(201);
+    const bytes = new TextEncoder().encode("new content");
+    const ticket = await upload(http, blocked, "text/plain", bytes);
+    const attach = { message_id: sent.body.id, file_url: ticket.file_url, file_type: "text/plain", file_size: bytes.byteLength };
+    expect((await http.post(`/users/${blocked.id}/block`, { token: blocker.token })).status).toBe(204);
+
+    const edit = await http.put(`/messages/${sent.body.id}`, { token: blocked.token, body: { text: "after" } });
+    expect(edit.status).toBe(403);
+    expect(edit.body.detail).toBe("This user does not accept your messages");
+    expect((await http.post("/media/attachments", { token: blocked.token, body: attach })).status).toBe(403);
+    const seen = await http.get(`/messages/${chat}`, { token: blocker.token });
+    expect(seen.body.map((m: { text: string }) => m.text)).toEqual(["before"]);
+    expect((await http.get(`/media/chats/${chat}/attachments`, { token: blocker.token })).body).toEqual([]);
+
+    expect((await http.delete(`/users/${blocked.id}/block`, { token: blocker.token })).status).toBe(204);
+    expect((await http.put(`/messages/${sent.body.id}`, { token: blocked.token, body: { text: "after" } })).status).toBe(200);
+    expect((await http.post("/media/attachments", { token: blocked.token, body: attach })).status).toBe(200);
   });
 
   test("allow_private_messages: false admits only the user's contacts", async () => {

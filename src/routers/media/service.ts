@@ -16,6 +16,7 @@ import type { Storage } from "../../media/storage";
 import { StorageUnavailableError } from "../../media/storage-error";
 import { requireMember } from "../chats/access";
 import { requireVisibleMessage, visibleTo } from "../messages/access";
+import { requireCanPost } from "../messages/compose";
 import { messageEvents } from "../messages/events";
 import { messageReadFor } from "../messages/read-model";
 import type {
@@ -67,8 +68,10 @@ function objectKeyOf(storage: Storage, fileUrl: string): ReturnType<typeof parse
 }
 
 export async function attachFile(app: App, userId: number, input: TAttachmentCreateRequest): Promise<TAttachmentRead> {
-  const { message } = await requireVisibleMessage(app.db, input.message_id, userId);
+  const { message, chat, member } = await requireVisibleMessage(app.db, input.message_id, userId);
   if (message.senderId !== userId) throw forbidden("Only the sender can attach files to this message");
+  // Attaching puts new content in front of the chat: the right to post now, as for a new message.
+  await requireCanPost(app.db, chat, member);
 
   const object = objectKeyOf(app.storage, input.file_url);
   if (!object) throw unprocessable(`file_url: must be a file uploaded to ${app.storage.publicBase}/uploads/`);

@@ -13,7 +13,7 @@ import { CHAT_NOT_FOUND, isManager, requireMember } from "../chats/access";
 import { emitSharedUpdate } from "../chats/membership";
 import { literalLimit } from "../../db/sql-fragments";
 import { isVisibleInChat, MESSAGE_NOT_FOUND, requireVisibleMessage, visibleTo } from "./access";
-import { storeMentions } from "./compose";
+import { requireCanPost, storeMentions } from "./compose";
 import { messageEvents } from "./events";
 import { moveReceiptsStatement } from "./receipts";
 import { chatReceiptsJoin, deliveryStatusFromLeadersSql, messageReadColumnsWith, messageReadFor, messageReadsFor, toMessageReadFromRow, type MessageReadRow, type MessageRow } from "./read-model";
@@ -85,8 +85,11 @@ export async function listThread(db: DbOrTx, userId: number, input: { message_id
 
 /** Sender only (403); `updated_at` moves; mentions follow the new text. */
 export async function editMessage(app: App, userId: number, input: { message_id: number; text: string }): Promise<TMessageRead> {
-  const { message, chat } = await requireVisibleMessage(app.db, input.message_id, userId);
+  const { message, chat, member } = await requireVisibleMessage(app.db, input.message_id, userId);
   if (message.senderId !== userId) throw forbidden("Only the sender can edit a message");
+  // An edit puts new content in front of the chat: it needs the right to post now (a counterpart
+  // who blocked the sender, a channel admin since demoted), as a new message would.
+  await requireCanPost(app.db, chat, member);
   return transact(app, async (tx, events) => {
     const before = await tx
       .select({ userId: messageMentions.userId })
