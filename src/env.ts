@@ -62,6 +62,48 @@ const url = (protocols: string[]) =>
       return v;
     });
 
+/**
+ * CORS_ALLOWED_ORIGINS: `*`, or origins as browsers send them (`scheme://host[:port]`), normalised
+ * the way the `Origin` header is (lower-case host, no default port) so matching is a plain compare.
+ */
+const corsOrigins = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === "") return undefined;
+    const entries = v.split(",").map((s) => s.trim()).filter(Boolean);
+    if (entries.includes("*")) {
+      if (entries.length === 1) return ["*"];
+      ctx.addIssue({ code: "custom", message: "* allows every origin: use it alone" });
+      return z.NEVER;
+    }
+    const origins: string[] = [];
+    for (const entry of entries) {
+      const origin = originOf(entry);
+      if (!origin) {
+        ctx.addIssue({ code: "custom", message: `"${entry}" is not an http(s) origin (scheme://host[:port], no path), nor *` });
+        return z.NEVER;
+      }
+      origins.push(origin);
+    }
+    if (origins.length === 0) {
+      ctx.addIssue({ code: "custom", message: "expected comma-separated origins or *" });
+      return z.NEVER;
+    }
+    return origins;
+  });
+
+function originOf(entry: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(entry);
+  } catch {
+    return null;
+  }
+  const bare = u.pathname === "/" && !u.search && !u.hash && !u.username && !u.password && !entry.endsWith("?") && !entry.endsWith("#");
+  return (u.protocol === "http:" || u.protocol === "https:") && bare ? u.origin : null;
+}
+
 const optionalString = z
   .string()
   .optional()
@@ -105,6 +147,8 @@ const EnvSchema = z.object({
   TRUST_PROXY: boolFromString(false),
   MAX_BODY_BYTES: nonNegativeInt(1048576).refine((n) => n > 0, "must be positive"),
   WS_ALLOWED_ORIGINS: optionalString,
+  /** Browser origins allowed to call /api/v1, /trpc and /files (src/http/cors.ts); unset: FRONTEND_URL's origin. */
+  CORS_ALLOWED_ORIGINS: corsOrigins,
   /** PostgreSQL connections per instance (postgres.js pool; PGlite has one). Why 8: src/db/client.ts. */
   DATABASE_POOL_SIZE: nonNegativeInt(8).refine((n) => n >= 2, "must be at least 2"),
   /** Realtime presence lease: a crashed instance's users go offline within this many seconds. */
@@ -114,7 +158,9 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
 
-export type Config = z.output<typeof EnvSchema> & {
+export type Config = Omit<z.output<typeof EnvSchema>, "CORS_ALLOWED_ORIGINS"> & {
+  /** Normalised origins, or `["*"]`; never empty. */
+  CORS_ALLOWED_ORIGINS: readonly string[];
   /** S3 is configured when an endpoint and a bucket are set; otherwise local disk storage. */
   s3Enabled: boolean;
   /** Base of every `file_url` (S3_PUBLIC_URL, else endpoint/bucket, else our own /files route). */
@@ -145,5 +191,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     /\/+$/,
     "",
   );
-  return { ...c, s3Enabled, publicFileBase };
+  // The default lets `bun run dev` serve a Vite front-end on FRONTEND_URL without more settings.
+  const CORS_ALLOWED_ORIGINS = c.CORS_ALLOWED_ORIGINS ?? [new URL(c.FRONTEND_URL).origin];
+  return { ...c, CORS_ALLOWED_ORIGINS, s3Enabled, publicFileBase };
 }

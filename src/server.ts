@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { App } from "./app";
 import { createContext, unavailableAs503, type Context } from "./context";
 import { AppError } from "./errors";
+import { createCors } from "./http/cors";
 import { handleHealth } from "./http/health";
 import { DOCS_HTML, openApiDocument } from "./http/openapi";
 import { decodeUtf8Strict, errorResponse, json, readBodyCapped } from "./http/respond";
@@ -51,6 +52,7 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
   const bridge = createRestBridge(appRouter._def.procedures, { prefix: API_PREFIX, maxBodyBytes: app.config.MAX_BODY_BYTES });
   const trpc = createTrpcHandler(appRouter, { maxBatchSize: MAX_TRPC_BATCH, fastPath: opts.trpcFastPath });
   const gateway = createGateway(app);
+  const cors = createCors(app.config.CORS_ALLOWED_ORIGINS);
   const bodyLimit = Math.max(app.config.MAX_BODY_BYTES, app.config.MAX_UPLOAD_SIZE_BYTES) + 1024 * 1024;
 
   async function route(req: Request, url: URL, server: Server<SocketData>, seen: { ctx?: Context }): Promise<Response | undefined> {
@@ -116,11 +118,15 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
       const url = parseRequestUrl(req, `http://${srv.hostname}:${srv.port}`);
       if (!url) return errorResponse(400, "Malformed request: bad Host header or target");
       const seen: { ctx?: Context } = {};
+      // Only cross-origin browser calls carry Origin; everything else skips CORS after this read.
+      const origin = req.headers.get("origin");
+      // A preflight is answered before routing: the routes would answer its OPTIONS with 405.
+      const preflight = origin === null ? null : cors.preflight(req, url.pathname, origin);
       let res: Response | undefined;
       try {
         // Routes outside the procedures (the /ws upgrade checks its token in the database) answer
         // 503 while a backing service is down, like procedures do.
-        res = await route(req, url, srv, seen).catch(unavailableAs503);
+        res = preflight ?? (await route(req, url, srv, seen).catch(unavailableAs503));
       } catch (err) {
         if (err instanceof AppError) res = errorResponse(err.status, err.message);
         else if (req.signal.aborted) {
@@ -133,6 +139,8 @@ export async function startServer(app: App, opts: ServerOptions = {}): Promise<R
           res = errorResponse(500, "Internal server error");
         }
       }
+      // Every other answer on a CORS path, errors included, gets its headers here, once.
+      if (origin !== null && res && res !== preflight) res = cors.decorate(res, url.pathname, origin);
       app.log.info("request", {
         method: req.method,
         path: url.pathname,

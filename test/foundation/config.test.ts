@@ -43,6 +43,7 @@ describe("configuration", () => {
     [{ TRUST_PROXY: "maybe" }, "TRUST_PROXY"],
     [{ JWT_SECRET: "short" }, "JWT_SECRET"],
     [{ PORT: "70000" }, "PORT"],
+    [{ CORS_ALLOWED_ORIGINS: "https://app.example.com/path" }, "CORS_ALLOWED_ORIGINS"],
   ])("bad value %p names %s", (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {
