@@ -8,6 +8,7 @@
 import { eq } from "drizzle-orm";
 import type { App } from "../../app";
 import { consumeEmailToken, issueEmailToken, peekEmailToken, retireEmailTokens } from "../../auth/email-tokens";
+import { clearFailedLogins } from "../../auth/login-guard";
 import { hashPassword } from "../../auth/passwords";
 import { announceRevoked, deleteSessions } from "../../auth/revocation";
 import { users } from "../../db/schema";
@@ -52,10 +53,15 @@ export async function resetPassword(app: App, token: string, newPassword: string
   const revoked = await app.db.transaction(async (tx) => {
     const userId = await consumeEmailToken(tx, "reset_password", token);
     if (userId === null) return null;
-    await tx.update(users).set({ passwordHash, emailVerified: true, updatedAt: new Date() }).where(eq(users.id, userId));
+    const [user] = await tx
+      .update(users)
+      .set({ passwordHash, emailVerified: true, updatedAt: new Date() })
+      .where(eq(users.id, userId))
+      .returning({ email: users.email });
     await retireEmailTokens(tx, userId, "reset_password");
-    return deleteSessions(tx, userId, "all");
+    return { email: user?.email, sessions: await deleteSessions(tx, userId, "all") };
   });
   if (!revoked) throw badToken();
-  await announceRevoked(app, revoked);
+  if (revoked.email !== undefined) await clearFailedLogins(app, revoked.email);
+  await announceRevoked(app, revoked.sessions);
 }

@@ -111,12 +111,12 @@ export const authRouter = router({
     .output(z.void())
     .mutation(({ ctx }) => revokeOtherSessions(ctx.app, ctx.user)),
   setupTwoFactor: authedProcedure
-    .meta(auth("POST", "/2fa/setup", "Create a new TOTP secret (not active until enabled)"))
+    .meta(auth("POST", "/2fa/setup", "Create a new TOTP secret (not active until enabled)", false, { 409: "Already enabled" }))
     .input(ZNoInput)
     .output(ZTwoFactorSetupResponse)
     .mutation(({ ctx }) => setupTwoFactor(ctx.app, ctx.user.id)),
   enableTwoFactor: authedProcedure
-    .meta(auth("POST", "/2fa/enable", "Turn on two-factor authentication", false, { 409: "Already enabled" }))
+    .meta(auth("POST", "/2fa/enable", "Turn on two-factor authentication", false, { 409: "Already enabled", 429: "Too many wrong codes: the account's failed-login lock" }))
     .input(ZTwoFactorCodeRequest)
     .output(ZMessageResponse)
     .mutation(async ({ ctx, input }) => {
@@ -124,7 +124,7 @@ export const authRouter = router({
       return { message: "Two-factor authentication enabled." };
     }),
   disableTwoFactor: authedProcedure
-    .meta(auth("POST", "/2fa/disable", "Turn off two-factor authentication"))
+    .meta(auth("POST", "/2fa/disable", "Turn off two-factor authentication", false, { 429: "Too many wrong codes: the account's failed-login lock" }))
     .input(ZTwoFactorCodeRequest)
     .output(ZMessageResponse)
     .mutation(async ({ ctx, input }) => {
