@@ -20,8 +20,12 @@ export const intArrayText = (ids: number[]): string => `{${ids.filter((id) => Nu
 /** Escapes LIKE metacharacters (`%`, `_`, `\`) for the default `\` escape. */
 export const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-/** Case-insensitive "contains" pattern for `lower(column) like ...`. */
-export const containsPattern = (text: string): string => `%${escapeLike(text.toLowerCase())}%`;
+/**
+ * Case-insensitive "contains" pattern for `lower(column) like ...`, lower-cased by PostgreSQL like
+ * the column: JavaScript's toLowerCase disagrees with `lower()` on some letters (Turkish İ becomes
+ * i plus a combining dot, a Greek final Σ becomes ς), and such text was never found as written.
+ */
+export const containsPattern = (text: string): SQL => sql`lower(${`%${escapeLike(text)}%`})`;
 
 /**
  * A page size written into the statement instead of bound: PostgreSQL plans a prepared statement

@@ -90,6 +90,10 @@ export function visibleEventsQuery(userId: number, after: number, upto: number |
              from chat_members m
              join chat_events ce on ce.chat_id = m.chat_id and ce.seq > ${after}::bigint and ce.seq > greatest(${after}::bigint, m.joined_seq) and ce.seq <= ${top}
             where m.user_id = ${userId}
+              -- A private chat deleted "for me" is gone for the user until a new message brings it
+              -- back (which clears the flag): live sockets leave its topic, and a replay must not
+              -- hand back its reads, pins or ChatRead either (they put it back in the client's list).
+              and not m.hidden
               and ${carriesVisibleMessage(userId, sql`m.cleared_before_message_id`)}
             order by ce.seq limit ${limit})
           union all

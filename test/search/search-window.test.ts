@@ -105,6 +105,17 @@ describe("search across the recent window", () => {
     expect(await search(bob, tag)).toEqual([]);
   });
 
+  test("below the window too, Turkish İ and a Greek final Σ are found as written", async () => {
+    const tag = freshWord();
+    const chat = await chatOf(server, "group", alice, []);
+    const turkish = await sendText(http, alice, chat, `${tag} İstanbul`);
+    const greek = await sendText(http, alice, chat, `${tag} ΣΊΣΥΦΟΣ`);
+    await pushBelowWindow();
+    expect(await search(alice, `${tag} İstanbul`)).toEqual([turkish.id]);
+    expect(await search(alice, `${tag} ΣΊΣΥΦΟΣ`)).toEqual([greek.id]);
+    expect(await search(alice, `${tag} ΣΊΣΥΦΟΣ`, `&chat_id=${chat}`)).toEqual([greek.id]);
+  });
+
   test("the older pass leaves out chats left or cleared, messages hidden or deleted, and chats of others", async () => {
     const word = freshWord();
     const left = await chatOf(server, "group", carol, [alice]);

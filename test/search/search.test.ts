@@ -43,6 +43,21 @@ describe("GET /messages/search", () => {
     expect(await search(alice, word, "&limit=1")).toEqual([b.id]);
   });
 
+  test("text is found as written whatever its letters: Turkish İ and a Greek final Σ (JavaScript and PostgreSQL lower-case them differently)", async () => {
+    const chat = await chatOf(server, "group", alice, [bob]);
+    const tag = freshWord();
+    const turkish = await sendText(http, bob, chat, `${tag} İstanbul`);
+    const greek = await sendText(http, bob, chat, `${tag} ΣΊΣΥΦΟΣ`);
+    expect(await search(alice, `${tag} İstanbul`)).toEqual([turkish.id]);
+    expect(await search(alice, "ΣΊΣΥΦΟΣ", `&chat_id=${chat}`)).toEqual([greek.id]);
+    // The chat list's and discover's title filters use the same pattern.
+    const titled = await http.post("/chats", { token: alice.token, body: { type: "group", title: `ΟΔΥΣΣΕΑΣ İZMİR ${tag}`, member_ids: [] } });
+    for (const query of ["ΟΔΥΣΣΕΑΣ", "İZMİR"]) {
+      const list = await http.get(`/chats?query=${encodeURIComponent(query)}`, { token: alice.token });
+      expect(list.body.map((c: { id: number }) => c.id)).toContain(titled.body.id);
+    }
+  });
+
   test("LIKE wildcards in the query match themselves", async () => {
     const chat = await chatOf(server, "group", alice, []);
     const tag = freshWord();

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { queryRows } from "../../src/db/client";
-import { pruneEventLog } from "../../src/realtime/replay";
+import { logBounds, pruneEventLog } from "../../src/realtime/replay";
 import { client } from "../helpers/http";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { createUser, type TestUser } from "../helpers/users";
@@ -127,4 +127,33 @@ test("a member who left (or was removed) and came back replays what they missed 
   expect((await periods()).length).toBe(2);
   await pruneEventLog(server.app.db, new Date(Date.now() + 60_000));
   expect((await periods()).length).toBe(0);
+});
+
+test("a private chat deleted for me replays nothing after its chat_deleted until a new message brings it back", async () => {
+  const chat: number = (await http.post("/chats", { token: alice.token, body: { type: "private", member_ids: [bob.id] } })).body.id;
+  const old = await send(alice, chat, "before the delete");
+  const pinned = await send(alice, chat, "pin me");
+  // The log's head now (an earlier test prunes the log, so since=0 may be past retention).
+  const since = (await logBounds(server.app.db)).head;
+  expect((await http.delete(`/chats/${chat}?for_all=false`, { token: bob.token })).status).toBe(204);
+  // What alice does meanwhile concerns a chat bob no longer has.
+  expect((await http.post("/messages/status", { token: alice.token, body: { chat_id: chat, message_id: pinned, status: "message_read" } })).status).toBe(200);
+  expect((await http.delete(`/messages/${old}?for_all=true`, { token: alice.token })).status).toBe(204);
+  expect((await http.post(`/chats/${chat}/pin`, { token: alice.token, body: { message_id: pinned } })).status).toBe(200);
+
+  const afterDelete = (events: { type: string; data: Record<string, any> }[]) => {
+    const at = events.findIndex((e) => e.type === "chat_deleted" && e.data.chat_id === chat);
+    expect(at).toBeGreaterThanOrEqual(0);
+    return events.slice(at + 1).filter((e) => e.data.chat_id === chat || e.data.chat?.id === chat || e.data.message?.chat_id === chat).map((e) => e.type);
+  };
+  const sync = await http.get(`/sync?since=${since}&limit=100`, { token: bob.token });
+  expect(afterDelete(sync.body.events)).toEqual([]);
+  const ws = await WsClient.connect(server.url, bob.token, { since });
+  expect(afterDelete(ws.frames as { type: string; data: Record<string, any> }[])).toEqual([]);
+  await ws.close();
+
+  // A new message brings the chat back: its ChatRead, then the message.
+  await send(alice, chat, "are you there?");
+  const back = await http.get(`/sync?since=${since}&limit=100`, { token: bob.token });
+  expect(afterDelete(back.body.events)).toEqual(["chat_updated", "message_created"]);
 });

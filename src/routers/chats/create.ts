@@ -25,7 +25,7 @@ import {
   requireMemberForAction,
   type ChatRow,
 } from "./access";
-import { emitPersonalUpdate, emitSharedUpdate, insertMembers, lockChat } from "./membership";
+import { emitPersonalUpdate, emitSharedUpdate, insertMembers, LOG_POSITION, lockChat } from "./membership";
 import { loadChatReads } from "./read-model";
 import { HANDLE_PATTERN, type TChatCreateRequest, type TChatInviteLinkRead, type TChatRead } from "./schemas";
 import { isBlankText } from "../../lib/zod";
@@ -87,7 +87,7 @@ async function createPrivateChat(app: App, callerId: number, input: TChatCreateR
 async function reopenPrivate(app: App, tx: Tx, events: EventSink, callerId: number, chatId: number): Promise<TChatRead> {
   const reopened = await tx
     .update(chatMembers)
-    .set({ hidden: false })
+    .set({ hidden: false, joinedSeq: LOG_POSITION })
     .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, callerId), eq(chatMembers.hidden, true)))
     .returning({ chatId: chatMembers.chatId });
   if (reopened.length > 0) await emitPersonalUpdate(app, tx, events, callerId, chatId);

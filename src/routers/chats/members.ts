@@ -21,7 +21,7 @@ import {
   type ChatRow,
   type MemberRow,
 } from "./access";
-import { deleteChatForAll, deleteMember, emitPersonalUpdate, emitSharedUpdate, insertMembers, lockChat, membersOf, setRole } from "./membership";
+import { deleteChatForAll, deleteMember, emitPersonalUpdate, emitSharedUpdate, hidePrivateChat, insertMembers, lockChat, membersOf, setRole } from "./membership";
 import type { TChatMemberRead } from "./schemas";
 import { toMemberRead } from "./service";
 
@@ -136,10 +136,7 @@ export async function deleteChat(app: App, userId: number, chatId: number, forAl
     if (chat.isSaved) return deleteChatForAll(tx, events, chatId);
     if (chat.type === "private") {
       if (forAll) return deleteChatForAll(tx, events, chatId);
-      await tx
-        .update(chatMembers)
-        .set({ hidden: true, clearedBeforeMessageId: sql`greatest(${chatMembers.clearedBeforeMessageId}, ${chat.lastMessageId ?? 0})` })
-        .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, userId)));
+      await hidePrivateChat(tx, chatId, userId, chat.lastMessageId ?? 0);
       events.toUser(userId, "chat_deleted", { chat_id: chatId });
       return;
     }

@@ -22,10 +22,12 @@ export async function lockChat(tx: Tx, chatId: number): Promise<ChatRow> {
 
 /** Highest event-log position drawn so far: a new member's replays start after it. */
 async function logPosition(tx: Tx): Promise<number> {
-  const rows = await queryRows<{ last_value: string | number; is_called: boolean }>(tx, sql`select last_value, is_called from event_seq`);
-  const row = rows[0];
-  return row && row.is_called ? Number(row.last_value) : 0;
+  const rows = await queryRows<{ position: string | number }>(tx, sql`select ${LOG_POSITION} as position`);
+  return Number(rows[0]?.position ?? 0);
 }
+
+/** The event log's current position as an SQL expression (a membership starting now starts after it). */
+export const LOG_POSITION = sql`(select case when is_called then last_value else 0 end from event_seq)`;
 
 export interface NewMember {
   userId: number;
@@ -65,15 +67,35 @@ export async function deleteMember(tx: Tx, chatId: number, userId: number): Prom
     .update(chats)
     .set({ membersCount: sql`greatest(${chats.membersCount} - 1, 0)`, updatedAt: new Date() })
     .where(eq(chats.id, chatId));
+  await endPeriod(tx, chatId, userId, ended.joinedSeq, ended.clearedBefore);
+  return true;
+}
+
+/**
+ * Hides a private chat "for me" (cleared up to `newestMessageId`) until a new message or a reopen
+ * brings it back. For replays a hide ends a membership period like leaving does: while hidden the
+ * chat's events are not the user's (replay.ts reads no hidden membership), and the return starts a
+ * new period at the log position of that moment (`joined_seq`), so what happened in between is
+ * never replayed, as it never reached a live socket.
+ */
+export async function hidePrivateChat(tx: Tx, chatId: number, userId: number, newestMessageId: number): Promise<void> {
+  const [hidden] = await tx
+    .update(chatMembers)
+    .set({ hidden: true, clearedBeforeMessageId: sql`greatest(${chatMembers.clearedBeforeMessageId}, ${newestMessageId})` })
+    .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, userId)))
+    .returning({ joinedSeq: chatMembers.joinedSeq, clearedBefore: chatMembers.clearedBeforeMessageId });
+  if (hidden) await endPeriod(tx, chatId, userId, hidden.joinedSeq, hidden.clearedBefore);
+}
+
+async function endPeriod(tx: Tx, chatId: number, userId: number, joinedSeq: number, clearedBefore: number): Promise<void> {
   const leftSeq = await logPosition(tx);
   await tx
     .insert(chatMemberPeriods)
-    .values({ chatId, userId, joinedSeq: ended.joinedSeq, leftSeq, clearedBeforeMessageId: ended.clearedBefore })
+    .values({ chatId, userId, joinedSeq, leftSeq, clearedBeforeMessageId: clearedBefore })
     .onConflictDoUpdate({
       target: [chatMemberPeriods.chatId, chatMemberPeriods.userId, chatMemberPeriods.joinedSeq],
       set: { leftSeq: sql`greatest(${chatMemberPeriods.leftSeq}, excluded.left_seq)` },
     });
-  return true;
 }
 
 export async function setRole(tx: Tx, chatId: number, userId: number, role: ChatRole): Promise<MemberRow | undefined> {

@@ -101,7 +101,7 @@ export async function discoverChats(app: App, viewerId: number, query: string | 
                exists (select 1 from chat_members cm where cm.chat_id = c.id and cm.user_id = ${viewerId}) as is_member
         from chats c
         where c.is_public and c.type <> 'private' ${filter}
-        order by (lower(coalesce(c.handle, '')) = ${text.toLowerCase()}) desc, c.members_count desc, c.id desc
+        order by (lower(coalesce(c.handle, '')) = lower(${text})) desc, c.members_count desc, c.id desc
         limit ${limit}`,
   );
   return rows.map((r) => ({ ...r, id: Number(r.id), members_count: Number(r.members_count), is_member: Boolean(r.is_member) }));

@@ -118,7 +118,7 @@ async function recentPass(db: DbOrTx, s: Search, window: SQL, scope: SQL) {
         left join lateral (
           select m.* from messages m
           ${visibleToCaller(s.viewerId)}
-            and m.id > w.floor and ${scope} and strpos(lower(m.text), ${s.query.toLowerCase()}) > 0
+            and m.id > w.floor and ${scope} and strpos(lower(m.text), lower(${s.query})) > 0
           order by m.id desc
           limit ${literalLimit(s.limit)}
         ) m on true`,

@@ -11,6 +11,7 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 import { messages } from "../../db/schema";
+import { LOG_POSITION } from "../chats/membership";
 import { notificationPayloadSql } from "../notifications/service";
 
 /** How many members a message_created notification reaches at most (the rest is a bigger chat). */
@@ -57,7 +58,7 @@ export function messageWriteStatement(m: MessageWrite): SQL {
   ];
   if (m.unhide)
     parts.push(sql`unhidden as (
-      update chat_members set hidden = false from ins where chat_members.chat_id = ins.chat_id and chat_members.hidden
+      update chat_members set hidden = false, joined_seq = ${LOG_POSITION} from ins where chat_members.chat_id = ins.chat_id and chat_members.hidden
       returning chat_members.user_id)`);
   const mentions = m.mentions.length > 0;
   if (mentions)
