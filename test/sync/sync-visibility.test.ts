@@ -157,3 +157,19 @@ test("a private chat deleted for me replays nothing after its chat_deleted until
   const back = await http.get(`/sync?since=${since}&limit=100`, { token: bob.token });
   expect(afterDelete(back.body.events)).toEqual(["chat_updated", "message_created"]);
 });
+
+test("reopening a private chat deleted for me (POST /chats again) starts its replay there too", async () => {
+  const chat: number = (await http.post("/chats", { token: alice.token, body: { type: "private", member_ids: [bob.id] } })).body.id;
+  const pinned = await send(alice, chat, "pin me later");
+  const since = (await logBounds(server.app.db)).head;
+  expect((await http.delete(`/chats/${chat}?for_all=false`, { token: bob.token })).status).toBe(204);
+  expect((await http.post(`/chats/${chat}/pin`, { token: alice.token, body: { message_id: pinned } })).status).toBe(200);
+  const reopened = await http.post("/chats", { token: bob.token, body: { type: "private", member_ids: [alice.id] } });
+  expect(reopened.body.id).toBe(chat);
+  expect((await http.post(`/chats/${chat}/pin`, { token: alice.token, body: { message_id: null } })).status).toBe(200);
+
+  const events = (await http.get(`/sync?since=${since}&limit=100`, { token: bob.token })).body.events as { type: string; data: Record<string, any> }[];
+  const ofChat = events.filter((e) => e.data.chat_id === chat || e.data.chat?.id === chat).map((e) => e.type);
+  // Hidden: nothing; the reopen's own view of the chat; then the unpin made after it.
+  expect(ofChat).toEqual(["chat_deleted", "chat_updated", "chat_updated"]);
+});
