@@ -26,7 +26,7 @@
  *   objects kept from a connect storm pin heap blocks that are otherwise garbage.
  */
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
-import { and, eq, gt, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { App } from "../app";
 import { authenticateAccessToken, bearerToken } from "../auth/authenticate";
 import { revokedSessionIds, SESSIONS_REVOKED_CHANNEL } from "../auth/revocation";
@@ -461,29 +461,32 @@ export function createGateway(app: App): Gateway {
     }
   }
 
-  function closeSessions(ids: readonly string[]) {
+  /** Same close code either way (sign in again); the reason tells a session that ran out from a revoked one. */
+  function closeSessions(ids: readonly string[], reason = "Session revoked") {
     if (ids.length === 0) return;
     const revoked = new Set(ids);
     const doomed = table.slots().filter((s) => revoked.has(table.sessionId(s))).map((s) => table.socket(s));
-    for (const ws of doomed) ws?.close(CLOSE_SESSION_REVOKED, "Session revoked");
+    for (const ws of doomed) ws?.close(CLOSE_SESSION_REVOKED, reason);
   }
 
   async function checkSessions(): Promise<void> {
     const ids = [...new Set(table.slots().map((s) => table.sessionId(s)))];
     if (ids.length === 0) return;
     const alive = new Set<string>();
+    const expired = new Set<string>();
     for (let i = 0; i < ids.length; i += SESSION_CHECK_CHUNK) {
       // One parameter (a JSON array) per chunk: a prepared statement, not thousands of placeholders.
-      const rows = await prepared(app.db, "ws_live_sessions", (db) =>
+      const rows = await prepared(app.db, "ws_sessions_state", (db) =>
         db
-          .select({ id: sessions.id })
+          .select({ id: sessions.id, live: sql<boolean>`${sessions.expiresAt} > now()` })
           .from(sessions)
-          .where(and(sql`${sessions.id} in (select jsonb_array_elements_text(${sql.placeholder("ids")}::jsonb))`, gt(sessions.expiresAt, sql`now()`)))
-          .prepare("ws_live_sessions"),
+          .where(sql`${sessions.id} in (select jsonb_array_elements_text(${sql.placeholder("ids")}::jsonb))`)
+          .prepare("ws_sessions_state"),
       ).execute({ ids: JSON.stringify(ids.slice(i, i + SESSION_CHECK_CHUNK)) });
-      for (const r of rows) alive.add(r.id);
+      for (const r of rows) (r.live ? alive : expired).add(r.id);
     }
-    closeSessions(ids.filter((id) => !alive.has(id)));
+    closeSessions([...expired], "Session expired");
+    closeSessions(ids.filter((id) => !alive.has(id) && !expired.has(id)));
   }
 
   /** The presence member of a connection: `<instance>:<connection number>`. */

@@ -294,11 +294,23 @@ describe("events", () => {
     // Straight in the database: no `sessions:revoked` message, as if it had been lost.
     await server.app.db.delete(sessions).where(eq(sessions.id, jti as string));
     const closed = await Promise.race([c.closed, Bun.sleep(12_000).then(() => null)]);
-    expect(closed?.code).toBe(4001);
+    expect(closed).toEqual({ code: 4001, reason: "Session revoked" });
     // The user's other session is untouched.
     other.send({ type: "ping" });
     await other.next("pong");
     await other.close();
+  }, 20_000);
+
+  test("a session that runs out closes its sockets with 4001 and says it expired (not revoked)", async () => {
+    const { sessions } = await import("../../src/db/schema");
+    const { eq } = await import("drizzle-orm");
+    const login = await http.post("/auth/login", { body: { email: carol.email, password: carol.password } });
+    const token: string = login.body.access_token;
+    const c = await WsClient.connect(server.url, token);
+    const jti = ((await http.get("/auth/sessions", { token })).body as { jti: string; current: boolean }[]).find((s) => s.current)?.jti;
+    await server.app.db.update(sessions).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(sessions.id, jti as string));
+    const closed = await Promise.race([c.closed, Bun.sleep(12_000).then(() => null)]);
+    expect(closed).toEqual({ code: 4001, reason: "Session expired" });
   }, 20_000);
 
   test("a revoked session's sockets close within a second", async () => {
