@@ -15,24 +15,37 @@ export async function handleFiles(app: App, req: Request, url: URL): Promise<Res
   if (!(storage instanceof LocalStorage)) return null;
   const parsed = parseObjectKey(url.pathname.slice(PREFIX.length));
   if (!parsed) return errorResponse(404, "File not found");
-  if (req.method === "GET" || req.method === "HEAD") return serve(storage, parsed.key, parsed.contentType, req.method);
+  if (req.method === "GET" || req.method === "HEAD") return serve(storage, parsed.key, parsed.contentType, req);
   if (req.method === "PUT") return upload(app, storage, parsed.key, req, url);
   return errorResponse(405, "Method not allowed", { allow: "GET, HEAD, PUT" });
 }
 
-async function serve(storage: LocalStorage, key: string, contentType: string, method: string): Promise<Response> {
+async function serve(storage: LocalStorage, key: string, contentType: string, req: Request): Promise<Response> {
   const file = Bun.file(storage.pathOf(key));
   if (!(await file.exists())) return errorResponse(404, "File not found");
+  // An object is written once (local-storage.ts), so its size and time name its bytes for good.
+  const etag = `"${file.size.toString(36)}-${Math.floor(file.lastModified).toString(36)}"`;
+  const lastModified = new Date(file.lastModified).toUTCString();
+  const validators = { etag, "last-modified": lastModified, "cache-control": "public, max-age=31536000, immutable" };
+  if (notModified(req, etag, file.lastModified)) return new Response(null, { status: 304, headers: validators });
   const headers = {
+    ...validators,
     "content-type": contentType,
     "content-length": String(file.size),
     // Uploaded bytes are never interpreted as anything but their declared type, nor as a page.
     "x-content-type-options": "nosniff",
     "content-security-policy": "sandbox",
-    "cache-control": "public, max-age=3600",
     "accept-ranges": "bytes",
   };
-  return new Response(method === "HEAD" ? null : file, { headers });
+  return new Response(req.method === "HEAD" ? null : file, { headers });
+}
+
+/** RFC 9110 §13.1: If-None-Match decides when present, else If-Modified-Since (second precision). */
+function notModified(req: Request, etag: string, modifiedMs: number): boolean {
+  const ifNoneMatch = req.headers.get("if-none-match");
+  if (ifNoneMatch !== null) return ifNoneMatch.trim() === "*" || ifNoneMatch.split(",").some((t) => t.trim().replace(/^W\//, "") === etag);
+  const since = Date.parse(req.headers.get("if-modified-since") ?? "");
+  return Number.isFinite(since) && Math.floor(modifiedMs / 1000) * 1000 <= since;
 }
 
 async function upload(app: App, storage: LocalStorage, key: string, req: Request, url: URL): Promise<Response> {

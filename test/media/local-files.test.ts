@@ -117,6 +117,37 @@ describe("local GET", () => {
   });
 });
 
+describe("local GET caching", () => {
+  test("downloads carry ETag and Last-Modified; a conditional GET of the same object answers 304 without a body", async () => {
+    const bytes = bytesOf("cache me");
+    const ticket = await requestUpload(http, alice, "text/plain", bytes);
+    expect((await putBytes(ticket, bytes)).status).toBe(200);
+    const got = await fetch(ticket.file_url);
+    const etag = got.headers.get("etag");
+    const lastModified = got.headers.get("last-modified");
+    expect(etag).toMatch(/^"[0-9a-z]+-[0-9a-z]+"$/);
+    expect(lastModified).not.toBeNull();
+    // Objects are written once and their keys are random: clients may keep them for good.
+    expect(got.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    await got.text();
+
+    const same = await fetch(ticket.file_url, { headers: { "if-none-match": etag as string } });
+    expect(same.status).toBe(304);
+    expect(await same.text()).toBe("");
+    expect(same.headers.get("etag")).toBe(etag);
+    expect((await fetch(ticket.file_url, { headers: { "if-none-match": `W/${etag}, "other"` } })).status).toBe(304);
+    expect((await fetch(ticket.file_url, { headers: { "if-modified-since": lastModified as string } })).status).toBe(304);
+
+    const other = await fetch(ticket.file_url, { headers: { "if-none-match": '"other"' } });
+    expect(other.status).toBe(200);
+    expect(await other.text()).toBe("cache me");
+    // If-None-Match decides when present, whatever If-Modified-Since says.
+    expect((await fetch(ticket.file_url, { headers: { "if-none-match": '"other"', "if-modified-since": lastModified as string } })).status).toBe(200);
+    const older = new Date(Date.parse(lastModified as string) - 60_000).toUTCString();
+    expect((await fetch(ticket.file_url, { headers: { "if-modified-since": older } })).status).toBe(200);
+  });
+});
+
 describe("a server listening on every address (HOST=0.0.0.0)", () => {
   test("file URLs name the loopback address, not 0.0.0.0, and a warning says how to name the public one", async () => {
     const wide = await startTestServer({ hostname: "0.0.0.0" });
