@@ -7,7 +7,31 @@ import { EventSink, writeEvents } from "../realtime/event-log";
 import { encodeWakeUp } from "../realtime/wake-up";
 import type { Tx } from "./client";
 
+/** Attempts of a transaction PostgreSQL ended to break a deadlock (or a serialization failure). */
+const RETRIES_ON_CONFLICT = 3;
+
+/**
+ * Runs `fn` in a transaction whose events are written last (event-log.ts). PostgreSQL breaks a
+ * deadlock by failing one of its transactions (40P01): that one is run again, whole, with a fresh
+ * event sink, so the client sees its answer, not a 500. Sends deadlocked so when a chat's first
+ * receipt row was inserted meanwhile (its foreign-key check shares the chat row's lock, and the
+ * send statement's update then queues behind senders waiting for it).
+ */
 export async function transact<T>(app: App, fn: (tx: Tx, events: EventSink) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transactOnce(app, fn);
+    } catch (err) {
+      if (attempt >= RETRIES_ON_CONFLICT || !isRetryableConflict(err)) throw err;
+      app.log.warn("transaction retried after a conflict", { attempt, code: sqlStateOf(err) });
+    }
+  }
+}
+
+const sqlStateOf = (err: unknown): unknown => (err as { code?: unknown } | null)?.code ?? (err as { cause?: { code?: unknown } } | null)?.cause?.code;
+const isRetryableConflict = (err: unknown): boolean => sqlStateOf(err) === "40P01" || sqlStateOf(err) === "40001";
+
+async function transactOnce<T>(app: App, fn: (tx: Tx, events: EventSink) => Promise<T>): Promise<T> {
   const sink = new EventSink();
   let written: Promise<number | null> | undefined;
   let result: T;

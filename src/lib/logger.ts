@@ -25,6 +25,14 @@ export function createLogger(level: LogLevel, sink: (line: string) => void = (l)
 
 /** Message and first stack line of an unknown error, for logs only (never for clients). */
 export function describeError(err: unknown): Record<string, unknown> {
-  if (err instanceof Error) return { error: err.message, error_name: err.name, stack: err.stack?.split("\n").slice(0, 4).join(" | ") };
-  return { error: String(err) };
+  if (!(err instanceof Error)) return { error: String(err) };
+  const out: Record<string, unknown> = { error: err.message, error_name: err.name, stack: err.stack?.split("\n").slice(0, 4).join(" | ") };
+  // drizzle's "Failed query" wraps the driver's error: its message and SQLSTATE say what happened.
+  const cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof Error) {
+    out.cause = cause.message;
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string") out.cause_code = code;
+  }
+  return out;
 }

@@ -82,6 +82,44 @@ describe.skipIf(!usingPostgres)("races on PostgreSQL", () => {
     }
   });
 
+  test("concurrent hand-overs and leaves of the owner leave exactly one owner (roles are read under the chat's lock)", async () => {
+    const ownerCount = async (chatId: number) =>
+      Number((await queryRows<{ n: number }>(server.app.db, sql`select count(*)::int as n from chat_members where chat_id = ${chatId} and role = 'owner'`))[0]?.n);
+    for (let round = 0; round < 4; round++) {
+      const [o, a, b, c] = [user(0), user(1), user(2), user(3)];
+      // Two hand-overs at once.
+      const twice = await group(o, [a, b, c]);
+      for (const m of [a, b]) expect((await call("PATCH", `/chats/${twice}/members/${m.id}/role`, o.token, { role: "admin" })).status).toBe(200);
+      const handOvers = await Promise.all([a, b].map((m) => call("PATCH", `/chats/${twice}/members/${m.id}/role`, o.token, { role: "owner" })));
+      expect(handOvers.map((r) => r.status).sort()).toEqual([200, 403]);
+      expect(await ownerCount(twice)).toBe(1);
+      // The owner leaving twice at once, and with both admins leaving too.
+      const leaves = await group(o, [a, b, c]);
+      for (const m of [a, b]) expect((await call("PATCH", `/chats/${leaves}/members/${m.id}/role`, o.token, { role: "admin" })).status).toBe(200);
+      await Promise.all([call("POST", `/chats/${leaves}/leave`, o.token), call("POST", `/chats/${leaves}/leave`, o.token)]);
+      expect(await ownerCount(leaves)).toBe(1);
+      const all = await group(o, [a, b, c]);
+      for (const m of [a, b]) expect((await call("PATCH", `/chats/${all}/members/${m.id}/role`, o.token, { role: "admin" })).status).toBe(200);
+      await Promise.all([o, a, b].map((m) => call("POST", `/chats/${all}/leave`, m.token)));
+      expect(await ownerCount(all)).toBe(1);
+    }
+  });
+
+  test("the first read marks of a new group racing its sends: every send answers 201 (no deadlock 500)", async () => {
+    for (let round = 0; round < 4; round++) {
+      const members = [user(4), user(5), user(6), user(7), user(8), user(9)];
+      const chatId = await group(user(4), members.slice(1));
+      const first = idOf(await call("POST", "/messages", user(4).token, { chat_id: chatId, type: "text", text: `seed ${round}` }));
+      const answers = await Promise.all(
+        members.flatMap((m, i) => [
+          call("POST", "/messages/status", m.token, { chat_id: chatId, message_id: first, status: "message_read" }),
+          call("POST", "/messages", m.token, { chat_id: chatId, type: "text", text: `round ${round} from ${i}` }),
+        ]),
+      );
+      expect(answers.map((r) => r.status).filter((s) => s >= 500)).toEqual([]);
+    }
+  });
+
   test("10 parallel creations of one private pair: one chat", async () => {
     for (let round = 0; round < 3; round++) {
       const [a, b] = [user(2 + round * 2), user(3 + round * 2)];

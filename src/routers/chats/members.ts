@@ -12,6 +12,7 @@ import { conflict, notFound, unprocessable } from "../../errors";
 import type { EventSink } from "../../realtime/event-log";
 import { createNotifications } from "../notifications/service";
 import {
+  CHAT_NOT_FOUND,
   requireGroupOrChannel,
   requireInvitable,
   requireManager,
@@ -34,11 +35,17 @@ async function requireTarget(tx: Tx, chatId: number, userId: number): Promise<Me
   return target;
 }
 
-/** The actor's membership and the locked chat, after the visibility check (404 first). */
+/**
+ * The actor's membership and the locked chat, after the visibility check (404 first). The actor's
+ * row is read again under the chat's lock: the one read before it may predate a concurrent
+ * hand-over, leave or removal, and acting on that stale role left groups with two owners or none.
+ */
 async function actorAndLockedChat(tx: Tx, chatId: number, actorId: number): Promise<{ chat: ChatRow; actor: MemberRow }> {
-  const { member } = await requireMemberForAction(tx, chatId, actorId);
+  await requireMemberForAction(tx, chatId, actorId);
   const chat = await lockChat(tx, chatId);
-  return { chat, actor: member };
+  const [actor] = await membersOf(tx, chatId, [actorId]);
+  if (!actor) throw notFound(CHAT_NOT_FOUND);
+  return { chat, actor };
 }
 
 export async function addMember(app: App, actorId: number, chatId: number, userId: number): Promise<TChatMemberRead> {
