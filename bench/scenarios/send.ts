@@ -58,7 +58,7 @@ const EVENTS_WRITE = dialect.sqlToQuery(eventLogWriteStatement("[]")).sql;
 
 const memberParams = (p: SendPair) => [p.chatId, p.userId, 1];
 /** The message write's parameters, in the compiled statement's order (checked against it once below). */
-const messageParams = (p: SendPair) => [p.chatId, p.userId, "text", FLOOR_TEXT, null, null, null, null, p.chatId, p.userId, NOTIFIED_MEMBERS_CAP];
+const messageParams = (p: SendPair) => [p.chatId, p.userId, p.userId, "text", FLOOR_TEXT, null, null, null, null, p.chatId, p.userId, NOTIFIED_MEMBERS_CAP];
 {
   const sample = { chatId: 3, userId: 4 };
   if (JSON.stringify(messageWrite(sample).params) !== JSON.stringify(messageParams(sample)))

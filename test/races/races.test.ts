@@ -120,6 +120,29 @@ describe.skipIf(!usingPostgres)("races on PostgreSQL", () => {
     }
   });
 
+  test("sends in flight while their sender is removed: none lands after the removal", async () => {
+    for (let round = 0; round < 4; round++) {
+      const [o, m] = [user(10), user(11)];
+      const chatId = await group(o, [m]);
+      const sends = Array.from({ length: 8 }, (_, i) => call("POST", "/messages", m.token, { chat_id: chatId, type: "text", text: `in flight ${round}.${i}` }));
+      const removal = call("DELETE", `/chats/${chatId}/members/${m.id}`, o.token);
+      const [removed, ...answers] = await Promise.all([removal, ...sends]);
+      expect(removed.status).toBe(204);
+      for (const a of answers) expect([201, 403, 404]).toContain(a.status);
+      // Every message of the removed member was written while they were a member: before the
+      // position at which their membership period ended.
+      const rows = await queryRows<{ late: number }>(
+        server.app.db,
+        sql`select count(*)::int as late from chat_events e join chat_member_periods p on p.chat_id = e.chat_id and p.user_id = ${m.id}
+            where e.chat_id = ${chatId} and e.type = 'message_created' and (e.data #>> '{message,sender_id}')::int = ${m.id} and e.seq > p.left_seq`,
+      );
+      expect(rows[0]?.late).toBe(0);
+      const landed = answers.filter((a) => a.status === 201).length;
+      const stored = await queryRows<{ n: number }>(server.app.db, sql`select count(*)::int as n from messages where chat_id = ${chatId} and sender_id = ${m.id}`);
+      expect(stored[0]?.n).toBe(landed);
+    }
+  });
+
   test("10 parallel creations of one private pair: one chat", async () => {
     for (let round = 0; round < 3; round++) {
       const [a, b] = [user(2 + round * 2), user(3 + round * 2)];

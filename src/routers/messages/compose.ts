@@ -99,7 +99,7 @@ export async function writeMessage(app: App, tx: Tx, events: EventSink, m: NewMe
   const raw = written[0];
   if (!raw) {
     const existing = m.clientMessageId === null ? undefined : await findByClientId(tx, m.chat.id, m.senderId, m.clientMessageId);
-    // No conflicting row: the chat row was gone when the statement locked it (deleted meanwhile).
+    // No conflicting row: the chat, or the sender's membership, was gone when the statement locked it.
     if (!existing) throw notFound(CHAT_NOT_FOUND);
     return { created: false, existing };
   }

@@ -37,18 +37,25 @@ export interface MessageWrite {
 /**
  * Answers one row, the message as `returning *` plus `notifications` (a JSON array of the stored
  * notification rows, mentions first) and `unhidden` (the members who had hidden the private chat);
- * no row when nothing was inserted (the client_message_id is taken, or the chat is gone).
+ * no row when nothing was inserted (the client_message_id is taken, the chat is gone, or the sender
+ * is no longer a member).
  */
 export function messageWriteStatement(m: MessageWrite): SQL {
   const parts: SQL[] = [
     // A locking read answers the newest committed version of the row, so message_count is exact
     // even when this statement waited for another send's commit.
     sql`locked as materialized (select id, message_count from chats where id = ${m.chatId}::int for no key update)`,
+    // The sender's membership, locked after the chat (it joins `locked`): a removal or leave that
+    // committed while this waited for the chat's lock deleted the row, which a locking read then
+    // skips, so nothing is written (the posting checks ran before the transaction, on older data).
+    sql`sender as materialized (
+      select sm.user_id from locked join chat_members sm on sm.chat_id = locked.id and sm.user_id = ${m.senderId}::int
+      for key share of sm)`,
     sql`ins as (
       insert into messages (chat_id, chat_seq, sender_id, type, text, client_message_id, reply_to_message_id, forwarded_from_message_id, attachment_waveform)
       select locked.id, locked.message_count + 1, ${m.senderId}::int, ${m.type}::text, ${m.text}::text, ${m.clientMessageId}::text,
         ${m.replyToMessageId}::bigint, ${m.forwardedFromMessageId}::bigint, ${waveform(m.attachmentWaveform)}::text::int[]
-      from locked
+      from locked, sender
       on conflict (chat_id, sender_id, client_message_id) where client_message_id is not null do nothing
       returning *)`,
     sql`touched as (
