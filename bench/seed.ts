@@ -157,6 +157,8 @@ export async function seed(s: DatasetSize, log: (m: string) => void): Promise<Se
   await sql`update chat_members set last_read_message_id = 0, last_delivered_message_id = 0 where user_id = 1 and chat_id <= 6`;
   // The receipt leaders the server would have written for those marks (delivery_status).
   await sql.unsafe(RECEIPTS_FROM_MEMBER_MARKS);
+  // And the row every chat has from its creation (chats without marks).
+  await sql`insert into chat_receipts (chat_id) select id from chats on conflict (chat_id) do nothing`;
   t("chat activity, read marks and receipts");
 
   // The newest messages as events, for /sync.

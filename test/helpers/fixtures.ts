@@ -4,7 +4,7 @@
  */
 import { eq, sql } from "drizzle-orm";
 import type { DbOrTx } from "../../src/db/client";
-import { chatMembers, chats, messages, type ChatRole, type ChatType } from "../../src/db/schema";
+import { chatMembers, chatReceipts, chats, messages, type ChatRole, type ChatType } from "../../src/db/schema";
 import { intArray } from "../../src/db/sql-fragments";
 import { randomString } from "../../src/lib/random";
 import type { TestServer } from "./server";
@@ -19,6 +19,8 @@ export async function insertChat(
     .values({ publicId: randomString(24), type, title: type === "private" ? null : (opts.title ?? "Fixture chat") })
     .returning({ id: chats.id });
   if (!chat) throw new Error("chat insert failed");
+  // Every chat has its receipts row from creation on (src/routers/chats/create.ts).
+  await server.app.db.insert(chatReceipts).values({ chatId: chat.id });
   const ids = [opts.ownerId, ...(opts.memberIds ?? []).filter((id) => id !== opts.ownerId)];
   await server.app.db.insert(chatMembers).values(
     ids.map((userId) => ({

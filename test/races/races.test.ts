@@ -143,6 +143,38 @@ describe.skipIf(!usingPostgres)("races on PostgreSQL", () => {
     }
   });
 
+  test("parallel toggles of one reaction by one user alternate: an even count leaves it off, half the answers show it on", async () => {
+    const [a, b] = [user(2), user(3)];
+    const chatId = await group(a, [b]);
+    for (const count of [2, 10, 11]) {
+      const messageId = idOf(await call("POST", "/messages", a.token, { chat_id: chatId, type: "text", text: `react to me ${count}` }));
+      const answers = await Promise.all(
+        Array.from({ length: count }, () => call("POST", `/messages/${messageId}/reactions/toggle`, b.token, { emoji: "🔥" })),
+      );
+      expect(answers.map((r) => r.status)).toEqual(Array.from({ length: count }, () => 200));
+      // Each answer is the list right after its own toggle: on after the 1st, 3rd, 5th ... toggle.
+      const shownOn = answers.filter((r) => (r.body as { emoji: string; reacted: boolean }[]).some((x) => x.emoji === "🔥" && x.reacted)).length;
+      expect(shownOn).toBe(Math.ceil(count / 2));
+      const list = await call("GET", `/messages/${messageId}/reactions`, a.token);
+      expect(list.body).toEqual(count % 2 === 0 ? [] : [{ emoji: "🔥", count: 1, reacted: false }]);
+    }
+  });
+
+  test("reactions toggled while the message is deleted for all: none stays behind (the toggle after the delete is 404)", async () => {
+    const [a, b, c] = [user(2), user(3), user(4)];
+    const chatId = await group(a, [b, c]);
+    for (let round = 0; round < 4; round++) {
+      const messageId = idOf(await call("POST", "/messages", a.token, { chat_id: chatId, type: "text", text: `soon gone ${round}` }));
+      const toggles = [b, c, b, c, b].map((u, i) => call("POST", `/messages/${messageId}/reactions/toggle`, u.token, { emoji: ["👍", "🎉", "😮"][i % 3] }));
+      const deletion = call("DELETE", `/messages/${messageId}?for_all=true`, a.token);
+      const [deleted, ...answers] = await Promise.all([deletion, ...toggles]);
+      expect(deleted.status).toBe(204);
+      for (const r of answers) expect([200, 404]).toContain(r.status);
+      const rows = await queryRows<{ n: number }>(server.app.db, sql`select count(*)::int as n from message_reactions where chat_id = ${chatId} and message_id = ${messageId}`);
+      expect(rows[0]?.n).toBe(0);
+    }
+  });
+
   test("10 parallel creations of one private pair: one chat", async () => {
     for (let round = 0; round < 3; round++) {
       const [a, b] = [user(2 + round * 2), user(3 + round * 2)];

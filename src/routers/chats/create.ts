@@ -9,7 +9,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { App } from "../../app";
 import type { Tx } from "../../db/client";
 import { transact } from "../../db/transact";
-import { chatMembers, chats } from "../../db/schema";
+import { chatMembers, chatReceipts, chats } from "../../db/schema";
 import { conflict, notFound, unprocessable } from "../../errors";
 import { randomString, randomToken } from "../../lib/random";
 import type { EventSink } from "../../realtime/event-log";
@@ -38,6 +38,18 @@ async function chatByUniqueKey(tx: Tx, key: string): Promise<ChatRow | undefined
   return rows[0];
 }
 
+/**
+ * A new chat row (none when its unique key or handle is taken) with its receipts row. The receipts
+ * row is made here, while no one else can hold the chat, so a first read mark updates it rather
+ * than inserting it: that insert's foreign-key check shares the chat row's lock, and mixed with the
+ * sends' row locks it made PostgreSQL deadlocks (sends racing a new group's first read marks).
+ */
+async function insertChat(tx: Tx, values: typeof chats.$inferInsert): Promise<ChatRow | undefined> {
+  const [chat] = await tx.insert(chats).values(values).onConflictDoNothing().returning();
+  if (chat) await tx.insert(chatReceipts).values({ chatId: chat.id });
+  return chat;
+}
+
 async function readOrThrow(app: App, tx: Tx, viewerId: number, chatId: number): Promise<TChatRead> {
   const [chat] = await loadChatReads(app, tx, viewerId, [chatId], { includeNonMember: true });
   if (!chat) throw notFound(CHAT_NOT_FOUND);
@@ -64,11 +76,7 @@ async function createPrivateChat(app: App, callerId: number, input: TChatCreateR
     const existing = await chatByUniqueKey(tx, key);
     if (existing) return reopenPrivate(app, tx, events, callerId, existing.id);
     await requireCanStartPrivate(tx, callerId, targetId);
-    const [chat] = await tx
-      .insert(chats)
-      .values({ publicId: randomString(24), type: "private", uniqueKey: key })
-      .onConflictDoNothing()
-      .returning();
+    const chat = await insertChat(tx, { publicId: randomString(24), type: "private", uniqueKey: key });
     if (!chat) {
       const winner = await chatByUniqueKey(tx, key);
       if (!winner) throw new Error("private chat vanished after a unique-key conflict");
@@ -106,11 +114,7 @@ async function createGroupOrChannel(app: App, callerId: number, input: TChatCrea
   const others = [...new Set(input.member_ids)].filter((id) => id !== callerId);
   return transact(app, async (tx, events) => {
     await requireInvitable(tx, callerId, others);
-    const [chat] = await tx
-      .insert(chats)
-      .values({ publicId: randomString(24), type: input.type, title, handle, description: input.description ?? null, isPublic: input.is_public })
-      .onConflictDoNothing()
-      .returning();
+    const chat = await insertChat(tx, { publicId: randomString(24), type: input.type, title, handle, description: input.description ?? null, isPublic: input.is_public });
     // public_id collisions are out of reach (36^24); a conflict here is the handle.
     if (!chat) throw conflict("handle: is already taken");
     await insertMembers(tx, chat, [{ userId: callerId, role: "owner" }, ...others.map((userId) => ({ userId, role: "member" as const }))]);
@@ -130,11 +134,7 @@ export async function getSavedChat(app: App, userId: number): Promise<TChatRead>
   return transact(app, async (tx, events) => {
     const existing = await chatByUniqueKey(tx, key);
     if (existing) return readOrThrow(app, tx, userId, existing.id);
-    const [chat] = await tx
-      .insert(chats)
-      .values({ publicId: randomString(24), type: "private", isSaved: true, uniqueKey: key })
-      .onConflictDoNothing()
-      .returning();
+    const chat = await insertChat(tx, { publicId: randomString(24), type: "private", isSaved: true, uniqueKey: key });
     if (!chat) {
       const winner = await chatByUniqueKey(tx, key);
       if (!winner) throw new Error("saved chat vanished after a unique-key conflict");

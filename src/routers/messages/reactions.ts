@@ -2,12 +2,13 @@
  * Reactions (CONTRACT §6): any member who sees a message may toggle their own emoji on it. The list
  * is sorted by count (most first), then emoji.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { App } from "../../app";
 import type { DbOrTx } from "../../db/client";
-import { messageReactions } from "../../db/schema";
+import { messageReactions, messages } from "../../db/schema";
 import { transact } from "../../db/transact";
-import { requireVisibleMessage } from "./access";
+import { notFound } from "../../errors";
+import { MESSAGE_NOT_FOUND, requireVisibleMessage } from "./access";
 import { messageEvents, type ReactionCount } from "./events";
 import type { TMessageReactionRead } from "./schemas";
 
@@ -31,10 +32,21 @@ export async function listReactions(db: DbOrTx, userId: number, messageId: numbe
   return reactionSummary(db, message.chatId, message.id, userId);
 }
 
-/** Adds the caller's emoji, or removes it when already there. */
+/**
+ * Adds the caller's emoji, or removes it when already there. The message row is locked first, so
+ * toggles of one message run one after the other (two parallel toggles of one emoji both saw it
+ * absent and both acted as "add") and none lands after a delete for all (which removes the
+ * message's reactions under the same lock).
+ */
 export async function toggleReaction(app: App, userId: number, input: { message_id: number; emoji: string }): Promise<TMessageReactionRead[]> {
   const { message } = await requireVisibleMessage(app.db, input.message_id, userId);
   return transact(app, async (tx, events) => {
+    const [live] = await tx
+      .select({ id: messages.id })
+      .from(messages)
+      .where(and(eq(messages.chatId, message.chatId), eq(messages.id, message.id), isNull(messages.deletedAt)))
+      .for("no key update");
+    if (!live) throw notFound(MESSAGE_NOT_FOUND);
     const mine = and(
       eq(messageReactions.chatId, message.chatId),
       eq(messageReactions.messageId, message.id),

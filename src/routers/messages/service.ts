@@ -5,7 +5,7 @@
 import { and, eq, gt, inArray, isNull, sql, type SQL } from "drizzle-orm";
 import type { App } from "../../app";
 import { queryRows, type DbOrTx } from "../../db/client";
-import { chatMembers, chats, messageHides, messageMentions, messages } from "../../db/schema";
+import { chatMembers, chats, messageHides, messageMentions, messageReactions, messages } from "../../db/schema";
 import { transact } from "../../db/transact";
 import { forbidden, notFound } from "../../errors";
 import { createNotifications } from "../notifications/service";
@@ -132,8 +132,10 @@ export async function deleteMessage(app: App, userId: number, input: { message_i
         .where(and(eq(messages.chatId, chat.id), eq(messages.id, message.id), sql`${messages.deletedAt} is null`))
         .returning({ id: messages.id });
       if (done.length === 0) throw notFound(MESSAGE_NOT_FOUND);
-      // A deleted message no longer counts as a mention anywhere.
+      // A deleted message no longer counts as a mention anywhere, and its reactions go with it
+      // (toggles lock the row updated above, so none lands after this).
       await tx.delete(messageMentions).where(and(eq(messageMentions.chatId, chat.id), eq(messageMentions.messageId, message.id)));
+      await tx.delete(messageReactions).where(and(eq(messageReactions.chatId, chat.id), eq(messageReactions.messageId, message.id)));
       // The chat list orders by the newest message, else creation (CONTRACT §5): when this was the
       // newest, the activity falls back to the newest one left. A send that commits meanwhile has
       // moved the activity past this message, and the condition then leaves its value alone.
