@@ -12,6 +12,8 @@ export interface ApiOptions {
   /** Raw body sent as-is (for malformed JSON tests). */
   raw?: string | Uint8Array;
   headers?: Record<string, string>;
+  /** Gives up (throws) after this long; a hung request otherwise holds the test until its timeout. */
+  timeoutMs?: number;
 }
 
 export async function api<T = any>(base: string, method: string, path: string, opts: ApiOptions = {}): Promise<ApiResponse<T>> {
@@ -26,7 +28,7 @@ export async function api<T = any>(base: string, method: string, path: string, o
     headers["content-type"] ??= "application/json";
   }
   const url = path.startsWith("http") ? path : `${base}${path.startsWith("/api") || path.startsWith("/health") || path.startsWith("/trpc") ? path : `/api/v1${path}`}`;
-  const res = await fetch(url, { method, headers, body });
+  const res = await fetch(url, { method, headers, body, ...(opts.timeoutMs ? { signal: AbortSignal.timeout(opts.timeoutMs) } : {}) });
   const text = await res.text();
   let parsed: unknown = undefined;
   try {
