@@ -147,6 +147,8 @@ const EnvSchema = z.object({
   TRUST_PROXY: boolFromString(false),
   MAX_BODY_BYTES: nonNegativeInt(1048576).refine((n) => n > 0, "must be positive"),
   WS_ALLOWED_ORIGINS: optionalString,
+  /** Open WebSockets one user may hold on one instance; more are refused (429 / close 4029). */
+  WS_MAX_CONNECTIONS_PER_USER: nonNegativeInt(32).refine((n) => n > 0, "must be positive"),
   /** Browser origins allowed to call /api/v1, /trpc and /files (src/http/cors.ts); unset: FRONTEND_URL's origin. */
   CORS_ALLOWED_ORIGINS: corsOrigins,
   /** PostgreSQL connections per instance (postgres.js pool; PGlite has one). Why 8: src/db/client.ts. */

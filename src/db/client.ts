@@ -8,7 +8,6 @@ import { getTableColumns, sql, type SQL, type Table } from "drizzle-orm";
 import { toSnakeCase } from "drizzle-orm/casing";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { lockDirectory } from "./data-dir-lock";
-import { pipelinedBegin } from "./pipelined-transaction";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
@@ -67,10 +66,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   // behind it meanwhile (requests hung for up to 20 s) and recovery after an outage took as long.
   // Capped at 1 s: a query waits at most that long for the next attempt (test/faults).
   const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 5, idle_timeout: 60, backoff: reconnectDelaySeconds });
-  alwaysPrepared(client);
-  // Transactions send BEGIN without waiting for its answer, on a connection prepared as the pool's.
-  client.begin = pipelinedBegin(client, alwaysPrepared) as unknown as PgClient["begin"];
-  const db = drizzle(client, { schema, casing: "snake_case" }) as unknown as Db;
+  const db = drizzle(alwaysPrepared(client), { schema, casing: "snake_case" }) as unknown as Db;
   return {
     db,
     kind: "postgres",
@@ -112,13 +108,23 @@ export const plannedEachTime = (query: SQL): SQL => sql`${sql.raw(PLANNED_EACH_T
  * drizzle runs its non-prepared queries through `unsafe(query, params, { prepare: false })`, an
  * unnamed statement that PostgreSQL parses and plans on every call (measured: ~3× the cost of a
  * named one). Our queries are all parameterised, so the set of distinct texts is small and
- * postgres.js's per-connection statement cache can keep them: force `prepare: true` (also on the
- * connections that transactions reserve: pipelined-transaction.ts).
+ * postgres.js's per-connection statement cache can keep them: force `prepare: true`, also on the
+ * connections that transactions reserve.
  */
 function alwaysPrepared(client: PgClient): PgClient {
   const unsafe = client.unsafe.bind(client);
   client.unsafe = ((query: string, params?: unknown[], options?: Record<string, unknown>) =>
     unsafe(query, params as never, { ...options, prepare: !query.startsWith(PLANNED_EACH_TIME) })) as PgClient["unsafe"];
+  // Transactions (`begin`) and nested ones (`savepoint`) hand their callback a reserved connection.
+  for (const method of ["begin", "savepoint"] as const) {
+    const original = (client as unknown as Record<string, unknown>)[method];
+    if (typeof original !== "function") continue;
+    const bound = original.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    (client as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      const fn = args[args.length - 1] as (tx: PgClient) => unknown;
+      return bound(...args.slice(0, -1), (tx: PgClient) => fn(alwaysPrepared(tx)));
+    };
+  }
   return client;
 }
 

@@ -47,3 +47,20 @@ export function parseClientFrame(raw: string | Uint8Array | ArrayBuffer): { fram
   if (!parsed.success) return { error: formatZodError(parsed.error) };
   return { frame: parsed.data };
 }
+
+/** Distinct client frames one socket may have waiting (realtime/frame-queue.ts); more are refused. */
+export const CLIENT_FRAMES_WAITING = 64;
+
+/** A client frame that needs the database or the broker (all but ping), keyed for the frame queue. */
+export interface QueuedClientFrame {
+  key: string;
+  frame: Exclude<TClientFrame, { type: "ping" }>;
+}
+
+export const queuedFrame = (frame: QueuedClientFrame["frame"]): QueuedClientFrame => ({ key: `${frame.type}:${frame.chat_id}`, frame });
+
+/** Of two status marks of one chat waiting, the furthest (marks only move forward); typing: the newer. */
+export function mergeQueuedFrames(waiting: QueuedClientFrame, incoming: QueuedClientFrame): QueuedClientFrame {
+  const [a, b] = [waiting.frame, incoming.frame];
+  return a.type !== "typing" && b.type !== "typing" && a.message_id > b.message_id ? waiting : incoming;
+}

@@ -42,7 +42,18 @@ import { requireCanPost } from "../routers/messages/compose";
 import { updateMessageStatus } from "../routers/messages/service";
 import { Coalescer } from "./coalesce";
 import type { LoggedEvent } from "./event-types";
-import { encodeEphemeral, encodeEvent, errorFrame, parseClientFrame, type TClientFrame } from "./frames";
+import { ClientFrameQueue } from "./frame-queue";
+import {
+  CLIENT_FRAMES_WAITING,
+  encodeEphemeral,
+  encodeEvent,
+  errorFrame,
+  mergeQueuedFrames,
+  parseClientFrame,
+  queuedFrame,
+  type QueuedClientFrame,
+  type TClientFrame,
+} from "./frames";
 import { chatIdOf, isPersonal, personalize, personalizeFor, PERSONAL_FANOUT_LIMIT, type PersonalData } from "./personalize";
 import { PresenceTracker } from "./presence";
 import { EVENT_RETENTION_DAYS, pruneEventLog, readVisible, resumeRefusal } from "./replay";
@@ -81,6 +92,8 @@ export interface Gateway {
 export const EPHEMERAL_CHANNEL = "realtime:ephemeral";
 export const CLOSE_SESSION_REVOKED = 4001;
 export const CLOSE_BACKPRESSURE = 4008;
+export const CLOSE_TOO_MANY_SOCKETS = 4029;
+const TOO_MANY_SOCKETS = "Too many connections for this user";
 const REPLAY_PAGE = 500;
 /** Replays that may miss a moving cursor before the socket is caught up under a tailer hold. */
 const CHASE_ATTEMPTS = 2;
@@ -432,11 +445,29 @@ export function createGateway(app: App): Gateway {
     }
   }
 
-  async function onClientFrame(ws: Ws, userId: number, frame: TClientFrame): Promise<void> {
+  /** Client frames waiting per socket (frame-queue.ts); dropped when the socket closes. */
+  const frameQueues = new Map<number, ClientFrameQueue<QueuedClientFrame>>();
+
+  /** Runs one queued frame; a refusal or failure is answered with an error frame. */
+  function runClientFrame(ws: Ws, userId: number, queued: QueuedClientFrame): Promise<void> {
+    if (isClosed(ws)) return Promise.resolve();
+    const work = onClientFrame(ws, userId, queued.frame).catch((err: unknown) => {
+      if (err instanceof AppError) send(ws, errorFrame(err.message));
+      else if (isUnavailableOrWraps(err)) {
+        // The database or the broker is down (a typing frame needs the broker): REST says 503.
+        app.log.warn("client frame: backing service unavailable", { user_id: userId, type: queued.frame.type });
+        send(ws, errorFrame("Service temporarily unavailable"));
+      } else {
+        app.log.error("client frame failed", { user_id: userId, type: queued.frame.type, error: String(err) });
+        send(ws, errorFrame("Internal server error"));
+      }
+    });
+    track(work);
+    return work;
+  }
+
+  async function onClientFrame(ws: Ws, userId: number, frame: Exclude<TClientFrame, { type: "ping" }>): Promise<void> {
     switch (frame.type) {
-      case "ping":
-        send(ws, encodeEphemeral("pong"));
-        return;
       case "typing": {
         const member = members.has(frame.chat_id, userId) || (await findMembership(app.db, frame.chat_id, userId)) !== undefined;
         if (!member) {
@@ -507,6 +538,11 @@ export function createGateway(app: App): Gateway {
         ws.close(1001, "Server stopping");
         return;
       }
+      // Upgrades checked at once all passed the count in `upgrade`.
+      if (table.count(userId) > app.config.WS_MAX_CONNECTIONS_PER_USER) {
+        ws.close(CLOSE_TOO_MANY_SOCKETS, TOO_MANY_SOCKETS);
+        return;
+      }
       // Presence fails open: without the broker, or with a hung one, the socket still goes live.
       const leased = presence.connected(userId, memberOf(slot)).catch((err: unknown) => {
         if (!stopped) app.log.warn("presence lease failed", { user_id: userId, error: String(err) });
@@ -519,21 +555,20 @@ export function createGateway(app: App): Gateway {
         send(ws, errorFrame(parsed.error));
         return;
       }
-      // Read now: after an await the slot may belong to another socket.
-      const userId = table.userId(slotOf(ws));
-      track(
-        onClientFrame(ws, userId, parsed.frame).catch((err: unknown) => {
-          if (err instanceof AppError) send(ws, errorFrame(err.message));
-          else if (isUnavailableOrWraps(err)) {
-            // The database or the broker is down (a typing frame needs the broker): REST says 503.
-            app.log.warn("client frame: backing service unavailable", { user_id: userId, type: parsed.frame.type });
-            send(ws, errorFrame("Service temporarily unavailable"));
-          } else {
-            app.log.error("client frame failed", { user_id: userId, type: parsed.frame.type, error: String(err) });
-            send(ws, errorFrame("Internal server error"));
-          }
-        }),
-      );
+      const { frame } = parsed;
+      if (frame.type === "ping") {
+        send(ws, encodeEphemeral("pong"));
+        return;
+      }
+      const slot = slotOf(ws);
+      let queue = frameQueues.get(slot);
+      if (!queue) {
+        // Read now: after an await the slot may belong to another socket.
+        const userId = table.userId(slot);
+        queue = new ClientFrameQueue<QueuedClientFrame>((f) => runClientFrame(ws, userId, f), CLIENT_FRAMES_WAITING, mergeQueuedFrames);
+        frameQueues.set(slot, queue);
+      }
+      if (!queue.push(queuedFrame(frame))) send(ws, errorFrame("Too many frames waiting: slow down"));
     },
     drain(ws) {
       wakeDrainWaiters(slotOf(ws));
@@ -541,6 +576,7 @@ export function createGateway(app: App): Gateway {
     close(ws) {
       const slot = slotOf(ws);
       if (!table.holds(slot, ws)) return;
+      frameQueues.delete(slot);
       const userId = table.userId(slot);
       const member = memberOf(slot);
       const wasLive = table.isLive(slot);
@@ -568,6 +604,8 @@ export function createGateway(app: App): Gateway {
       if (sinceRaw !== null && !/^\d{1,15}$/.test(sinceRaw)) return errorResponse(422, "since: must be a non-negative integer");
       const user = await authenticateAccessToken(app, token, { rememberToken: false });
       if (!user) return errorResponse(401, "Invalid or expired token");
+      // One account must not take the instance's open files (every socket is one).
+      if (table.count(user.id) >= app.config.WS_MAX_CONNECTIONS_PER_USER) return errorResponse(429, TOO_MANY_SOCKETS);
       const data: Handshake = { userId: user.id, sessionId: user.sessionId, since: sinceRaw === null ? null : Number(sinceRaw) };
       if (srv.upgrade(req, { data })) return undefined;
       return errorResponse(400, "Expected a WebSocket upgrade");

@@ -113,6 +113,13 @@ export class SocketTable<W extends object> {
     return this.nextOfUser[slot] as number;
   }
 
+  /** Number of the user's sockets here, live or not yet. */
+  count(userId: number): number {
+    let n = 0;
+    for (let s = this.first(userId); s !== END; s = this.next(s)) n++;
+    return n;
+  }
+
   /** Number of the user's sockets here that are live. */
   liveCount(userId: number): number {
     let n = 0;

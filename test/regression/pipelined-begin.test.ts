@@ -1,16 +1,15 @@
 /**
- * Transactions whose BEGIN is pipelined with their statements (src/db/pipelined-transaction.ts):
- * they stay transactions (one transaction id, settings local to them, all or nothing), and a
- * connection that dies inside one leaves the pool usable. PostgreSQL pass only: PGlite does not
- * use postgres.js.
+ * Transactions whose BEGIN is pipelined with their statements (postgres.js's `sql.begin` as
+ * patches/postgres@3.4.9.patch changes it: BEGIN's answer is not waited for): they stay
+ * transactions (one transaction id, settings local to them, all or nothing), and a connection that
+ * dies inside one fails that one and leaves the pool usable (a statement sent on it after it closed
+ * threw an uncaught TypeError). PostgreSQL pass only: PGlite does not use postgres.js.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { pipelinedBegin } from "../../src/db/pipelined-transaction";
 import { createTestDatabase, usingPostgres } from "../helpers/server";
 
 let database: { url: string; drop: () => Promise<void> } | undefined;
-const asIs = (tx: postgres.Sql) => tx;
 
 beforeAll(async () => {
   if (usingPostgres) database = await createTestDatabase();
@@ -20,10 +19,12 @@ afterAll(async () => {
   await database?.drop();
 }, 30_000);
 
-function pool(max: number): { sql: postgres.Sql; begin: ReturnType<typeof pipelinedBegin> } {
+type Begin = <T>(fn: (tx: postgres.TransactionSql) => T | Promise<T>) => Promise<T>;
+
+function pool(max: number): { sql: postgres.Sql; begin: Begin } {
   if (!database) throw new Error("no database");
   const sql = postgres(database.url, { max, onnotice: () => {} });
-  return { sql, begin: pipelinedBegin(sql, asIs) };
+  return { sql, begin: (fn) => sql.begin(fn) as never };
 }
 
 describe.skipIf(!usingPostgres)("pipelined transactions", () => {
@@ -57,7 +58,7 @@ describe.skipIf(!usingPostgres)("pipelined transactions", () => {
     }
   }, 60_000);
 
-  test("all or nothing: a thrown callback and a failed statement nobody awaited both leave nothing behind", async () => {
+  test("all or nothing: a thrown callback and a failed statement nobody awaited leave nothing behind", async () => {
     const { sql, begin } = pool(2);
     try {
       await sql`create table pipelined_rows (id int primary key)`;
@@ -67,12 +68,12 @@ describe.skipIf(!usingPostgres)("pipelined transactions", () => {
           throw new Error("changed my mind");
         }),
       ).rejects.toThrow("changed my mind");
-      await expect(
-        begin(async (tx) => {
-          await tx`insert into pipelined_rows values (2)`;
-          tx`insert into pipelined_rows values (2)`.catch(() => {});
-        }),
-      ).rejects.toThrow();
+      // postgres.js resolves this one (COMMIT of a failed transaction answers ROLLBACK, no error;
+      // transact.ts awaits its event write for that reason): nothing of it may stay.
+      await begin(async (tx) => {
+        await tx`insert into pipelined_rows values (2)`;
+        tx`insert into pipelined_rows values (2)`.catch(() => {});
+      }).catch(() => {});
       await begin(async (tx) => {
         await tx`insert into pipelined_rows values (3)`;
       });
