@@ -79,16 +79,26 @@ async function searchCallerChats(db: DbOrTx, s: Search): Promise<TMessageRead[]>
   // Pass 2 reads the index chat by chat for a caller in few chats, else once for the table.
   const hits =
     recent.chats <= FEW_CHATS
-      ? sql`select m.id, m.chat_id, m.deleted_at from chat_members cm
-            cross join lateral (
-              select m.id, m.chat_id, m.deleted_at from messages m
-              where m.chat_id = cm.chat_id and lower(m.text) like ${containsPattern(s.query)} and m.id <= ${recent.floor}
-            ) m
-            where cm.user_id = ${s.viewerId}`
+      ? olderMatchesChatByChat(s.viewerId, s.query, recent.floor)
       : sql`select m.id, m.chat_id, m.deleted_at from messages m
             where lower(m.text) like ${containsPattern(s.query)} and m.id <= ${recent.floor}`;
   return [...recent.found, ...(await olderPass(db, s, hits, s.limit - recent.found.length))];
 }
+
+/**
+ * Matches at or below `floor` in the caller's chats, read from the trigram index one chat at a
+ * time. `offset 0` keeps the lateral subquery a subquery: without it PostgreSQL flattened it into a
+ * join and read every match in the table before keeping the caller's (50,000 matches in others'
+ * chats: 106 ms for a caller with none).
+ */
+export const olderMatchesChatByChat = (viewerId: number, query: string, floor: number) => sql`
+  select m.id, m.chat_id, m.deleted_at from chat_members cm
+  cross join lateral (
+    select m.id, m.chat_id, m.deleted_at from messages m
+    where m.chat_id = cm.chat_id and lower(m.text) like ${containsPattern(query)} and m.id <= ${floor}
+    offset 0
+  ) m
+  where cm.user_id = ${viewerId}`;
 
 async function searchOneChat(db: DbOrTx, s: Search, chatId: number): Promise<TMessageRead[]> {
   // The window below the chat's newest message (see searchCallerChats), read through the primary
