@@ -150,8 +150,9 @@ export async function getSavedChat(app: App, userId: number): Promise<TChatRead>
 async function joinLocked(app: App, tx: Tx, events: EventSink, chat: ChatRow, userId: number): Promise<TChatRead> {
   const created = await insertMembers(tx, chat, [{ userId, role: "member" }]);
   if (created.length > 0) {
-    await emitSharedUpdate(tx, events, chat.id);
+    // Their own chat_updated first, so their live sockets get the shared one too (see addMember).
     await emitPersonalUpdate(app, tx, events, userId, chat.id);
+    await emitSharedUpdate(tx, events, chat.id);
   }
   return readOrThrow(app, tx, userId, chat.id);
 }

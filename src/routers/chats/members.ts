@@ -57,8 +57,10 @@ export async function addMember(app: App, actorId: number, chatId: number, userI
     await requireInvitable(tx, actorId, [userId]);
     const [created] = await insertMembers(tx, chat, [{ userId, role: "member" }]);
     if (!created) throw conflictAlreadyMember();
-    await emitSharedUpdate(tx, events, chatId);
+    // The newcomer's own chat_updated first: it subscribes their live sockets to the chat, so the
+    // shared one right after reaches them too, as their replay has it.
     await emitPersonalUpdate(app, tx, events, userId, chatId);
+    await emitSharedUpdate(tx, events, chatId);
     await createNotifications(tx, events, [{ userId, eventType: "added_to_chat", chatId, messageId: null, senderId: actorId }]);
     return toMemberRead(created);
   });
