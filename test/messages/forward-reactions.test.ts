@@ -147,6 +147,23 @@ describe("reactions", () => {
     expect((await http.post(`/messages/${m.id}/reactions/toggle`, { token: alice.token, body: { emoji: "👍".repeat(8) } })).status).toBe(200);
   });
 
+  test("a message takes at most 20 different emoji: the 21st is 422, one already there may still be added, a removed one frees room", async () => {
+    const chat = await chatOf(server, "group", alice, [bob]);
+    const m = await sendText(http, alice, chat);
+    const toggle = (u: TestUser, emoji: string) => http.post(`/messages/${m.id}/reactions/toggle`, { token: u.token, body: { emoji } });
+    for (let i = 0; i < 20; i++) expect((await toggle(alice, `e${i}`)).status).toBe(200);
+    const refused = await toggle(alice, "e20");
+    expect(refused.status).toBe(422);
+    expect(refused.body.detail).toBe("emoji: a message takes at most 20 different reactions");
+    const more = await toggle(bob, "e3");
+    expect(more.status).toBe(200);
+    expect(more.body.find((r: { emoji: string }) => r.emoji === "e3")).toEqual({ emoji: "e3", count: 2, reacted: true });
+    expect((await toggle(alice, "e0")).status).toBe(200);
+    expect((await toggle(bob, "e20")).status).toBe(200);
+    const list = await http.get(`/messages/${m.id}/reactions`, { token: alice.token });
+    expect(list.body).toHaveLength(20);
+  });
+
   test("404 for strangers, deleted messages and missing ids", async () => {
     const chat = await chatOf(server, "group", alice, [bob]);
     const m = await sendText(http, alice, chat);

@@ -7,7 +7,7 @@ import type { App } from "../../app";
 import type { DbOrTx } from "../../db/client";
 import { messageReactions, messages } from "../../db/schema";
 import { transact } from "../../db/transact";
-import { notFound } from "../../errors";
+import { notFound, unprocessable } from "../../errors";
 import { MESSAGE_NOT_FOUND, requireVisibleMessage } from "./access";
 import { messageEvents, type ReactionCount } from "./events";
 import type { TMessageReactionRead } from "./schemas";
@@ -25,6 +25,26 @@ async function reactionSummary(db: DbOrTx, chatId: number, messageId: number, vi
   return rows
     .map((r) => ({ emoji: r.emoji, count: Number(r.count), reacted: Boolean(r.reacted) }))
     .sort((a, b) => b.count - a.count || (a.emoji < b.emoji ? -1 : a.emoji > b.emoji ? 1 : 0));
+}
+
+/**
+ * Different emoji one message may carry. Any short string is an emoji here, and every toggle sends
+ * the message's whole list to every member: without a bound one user adding 2,000 made each member
+ * receive 108 MB (resource audit).
+ */
+export const MAX_EMOJI_PER_MESSAGE = 20;
+
+/** 422 when `emoji` would be one more than MAX_EMOJI_PER_MESSAGE (the caller holds the message's lock). */
+async function requireRoomForEmoji(tx: DbOrTx, chatId: number, messageId: number, emoji: string): Promise<void> {
+  const [row] = await tx
+    .select({
+      distinct: sql<number>`count(distinct ${messageReactions.emoji})::int`,
+      present: sql<boolean>`coalesce(bool_or(${messageReactions.emoji} = ${emoji}), false)`,
+    })
+    .from(messageReactions)
+    .where(and(eq(messageReactions.chatId, chatId), eq(messageReactions.messageId, messageId)));
+  if (row && !row.present && Number(row.distinct) >= MAX_EMOJI_PER_MESSAGE)
+    throw unprocessable(`emoji: a message takes at most ${MAX_EMOJI_PER_MESSAGE} different reactions`);
 }
 
 export async function listReactions(db: DbOrTx, userId: number, messageId: number): Promise<TMessageReactionRead[]> {
@@ -54,11 +74,13 @@ export async function toggleReaction(app: App, userId: number, input: { message_
       eq(messageReactions.emoji, input.emoji),
     );
     const removed = await tx.delete(messageReactions).where(mine).returning({ emoji: messageReactions.emoji });
-    if (removed.length === 0)
+    if (removed.length === 0) {
+      await requireRoomForEmoji(tx, message.chatId, message.id, input.emoji);
       await tx
         .insert(messageReactions)
         .values({ chatId: message.chatId, messageId: message.id, userId, emoji: input.emoji })
         .onConflictDoNothing();
+    }
     const summary = await reactionSummary(tx, message.chatId, message.id, userId);
     const counts: ReactionCount[] = summary.map(({ emoji, count }) => ({ emoji, count }));
     messageEvents.reactionsUpdated(events, message.chatId, message.id, counts);
