@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "bun:test";
 import postgres from "postgres";
 import { createApp, type App } from "../../src/app";
 import { loadConfig } from "../../src/env";
@@ -55,6 +56,24 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
       await a.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
       await a.end();
     },
+  };
+}
+
+/**
+ * A database of the calling test file's own in the PostgreSQL pass: created before its tests,
+ * dropped after them. The answer gives its URL (and throws in the PGlite pass, where none exists).
+ */
+export function ownTestDatabase(): () => string {
+  let database: { url: string; drop: () => Promise<void> } | undefined;
+  beforeAll(async () => {
+    if (usingPostgres) database = await createTestDatabase();
+  }, 30_000);
+  afterAll(async () => {
+    await database?.drop();
+  }, 30_000);
+  return () => {
+    if (!database) throw new Error("no test database (PostgreSQL pass only)");
+    return database.url;
   };
 }
 

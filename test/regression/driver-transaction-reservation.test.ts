@@ -12,26 +12,17 @@
  * Without the patch about one transaction in four fails here.
  * PostgreSQL pass only: PGlite does not use postgres.js.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import postgres from "postgres";
-import { createTestDatabase, usingPostgres } from "../helpers/server";
+import { ownTestDatabase, usingPostgres } from "../helpers/server";
 
-let database: { url: string; drop: () => Promise<void> } | undefined;
-
-beforeAll(async () => {
-  if (usingPostgres) database = await createTestDatabase();
-}, 30_000);
-
-afterAll(async () => {
-  await database?.drop();
-}, 30_000);
+const databaseUrl = ownTestDatabase();
 
 test.skipIf(!usingPostgres)("a transaction keeps its connection to itself when BEGIN fills the pipeline", async () => {
-  if (!database) throw new Error("no database");
   const notices: string[] = [];
   // max_pipeline is a driver option its type declarations leave out.
   const options = { max: 2, max_pipeline: 1, onnotice: (n: postgres.Notice) => void notices.push(String(n.message)) };
-  const sql = postgres(database.url, options as postgres.Options<{}>);
+  const sql = postgres(databaseUrl(), options as postgres.Options<{}>);
   const failures: string[] = [];
   let committed = 0;
   let plainQueries = 0;

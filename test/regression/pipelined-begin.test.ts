@@ -5,25 +5,16 @@
  * dies inside one fails that one and leaves the pool usable (a statement sent on it after it closed
  * threw an uncaught TypeError). PostgreSQL pass only: PGlite does not use postgres.js.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { createTestDatabase, usingPostgres } from "../helpers/server";
+import { ownTestDatabase, usingPostgres } from "../helpers/server";
 
-let database: { url: string; drop: () => Promise<void> } | undefined;
-
-beforeAll(async () => {
-  if (usingPostgres) database = await createTestDatabase();
-}, 30_000);
-
-afterAll(async () => {
-  await database?.drop();
-}, 30_000);
+const databaseUrl = ownTestDatabase();
 
 type Begin = <T>(fn: (tx: postgres.TransactionSql) => T | Promise<T>) => Promise<T>;
 
 function pool(max: number): { sql: postgres.Sql; begin: Begin } {
-  if (!database) throw new Error("no database");
-  const sql = postgres(database.url, { max, onnotice: () => {} });
+  const sql = postgres(databaseUrl(), { max, onnotice: () => {} });
   return { sql, begin: (fn) => sql.begin(fn) as never };
 }
 
