@@ -66,6 +66,7 @@ const RATE_LIMITED = new Set([
   "post /auth/reset-password",
   "post /auth/resend-verification",
   "post /messages",
+  "put /messages/{message_id}",
   "post /messages/{message_id}/forward",
   "post /messages/{message_id}/forward-bulk",
 ]);

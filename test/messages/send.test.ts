@@ -304,4 +304,16 @@ describe("rate limit and duplicate cooldown", () => {
     await limited.app.broker.del(`rl:message:${w.id}`);
     await sendText(lhttp, w, chat3);
   });
+
+  test("edits count against the same per-user limit as sends", async () => {
+    const w = await createUser(limited);
+    const chat4 = await chatOf(limited, "group", w, []);
+    const sent = await sendText(lhttp, w, chat4);
+    for (let i = 0; i < 3; i++) expect((await lhttp.put(`/messages/${sent.id}`, { token: w.token, body: { text: `edit ${i}` } })).status).toBe(200);
+    const over = await lhttp.put(`/messages/${sent.id}`, { token: w.token, body: { text: "one edit too many" } });
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get("retry-after"))).toBeGreaterThan(0);
+    await limited.app.broker.del(`rl:message:${w.id}`);
+    expect((await lhttp.put(`/messages/${sent.id}`, { token: w.token, body: { text: "after the window" } })).status).toBe(200);
+  });
 });

@@ -8,6 +8,7 @@ import { queryRows, type DbOrTx } from "../../db/client";
 import { chatMembers, chats, messageHides, messageMentions, messageReactions, messages } from "../../db/schema";
 import { transact } from "../../db/transact";
 import { forbidden, notFound } from "../../errors";
+import { enforceRateLimit } from "../../lib/rate-limit";
 import { createNotifications } from "../notifications/service";
 import { CHAT_NOT_FOUND, isManager, requireMember } from "../chats/access";
 import { emitSharedUpdate } from "../chats/membership";
@@ -88,8 +89,10 @@ export async function editMessage(app: App, userId: number, input: { message_id:
   const { message, chat, member } = await requireVisibleMessage(app.db, input.message_id, userId);
   if (message.senderId !== userId) throw forbidden("Only the sender can edit a message");
   // An edit puts new content in front of the chat: it needs the right to post now (a counterpart
-  // who blocked the sender, a channel admin since demoted), as a new message would.
+  // who blocked the sender, a channel admin since demoted), as a new message would, and counts
+  // against the same per-user limit (unlimited edits re-sent a message and its mentions at will).
   await requireCanPost(app.db, chat, member);
+  await enforceRateLimit(app, "message", String(userId), app.config.MESSAGE_RATE_LIMIT_PER_MINUTE, 60, true);
   return transact(app, async (tx, events) => {
     const before = await tx
       .select({ userId: messageMentions.userId })
