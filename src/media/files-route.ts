@@ -4,8 +4,8 @@
  * Content-Type and size; errors are `{detail}` like everywhere else.
  */
 import type { App } from "../app";
-import { errorResponse, readBodyCapped } from "../http/respond";
-import { LocalStorage } from "./local-storage";
+import { errorResponse } from "../http/respond";
+import { LocalStorage, type UploadOutcome } from "./local-storage";
 import { parseObjectKey } from "./object-key";
 
 const PREFIX = "/files/";
@@ -48,6 +48,8 @@ function notModified(req: Request, etag: string, modifiedMs: number): boolean {
   return Number.isFinite(since) && Math.floor(modifiedMs / 1000) * 1000 <= since;
 }
 
+const EMPTY_BODY: AsyncIterable<Uint8Array> = { async *[Symbol.asyncIterator]() {} };
+
 async function upload(app: App, storage: LocalStorage, key: string, req: Request, url: URL): Promise<Response> {
   const check = storage.checkGrant(key, url.searchParams);
   if (!check.ok) return errorResponse(check.status, check.detail);
@@ -55,16 +57,18 @@ async function upload(app: App, storage: LocalStorage, key: string, req: Request
   const sentType = (req.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
   if (sentType !== grant.contentType) return errorResponse(403, `Content-Type must be ${grant.contentType}`);
   const limit = Math.min(grant.size, app.config.MAX_UPLOAD_SIZE_BYTES);
-  const body = await readBodyCapped(req, limit);
-  if (body === null) return errorResponse(413, `Upload exceeds the signed size of ${grant.size} bytes`);
-  if (body.byteLength !== grant.size) return errorResponse(403, `Content-Length must be ${grant.size}`);
-  let outcome: Awaited<ReturnType<LocalStorage["write"]>>;
+  const tooLarge = () => errorResponse(413, `Upload exceeds the signed size of ${grant.size} bytes`);
+  const declared = Number(req.headers.get("content-length") ?? "NaN");
+  if (Number.isFinite(declared) && declared > limit) return tooLarge();
+  let outcome: UploadOutcome | null;
   try {
-    outcome = await storage.write(key, body);
+    outcome = await storage.writeFrom(key, (req.body ?? EMPTY_BODY) as unknown as AsyncIterable<Uint8Array>, grant.size, limit);
   } catch (err) {
     app.log.error("local upload not written", { error: err instanceof Error ? err.message : String(err) });
     return errorResponse(503, "Storage is unavailable");
   }
-  if (outcome === "taken") return errorResponse(409, "This object is already uploaded with other content: an upload URL writes its object once");
-  return new Response(null, { status: 200, headers: { etag: `"${new Bun.CryptoHasher("md5").update(body).digest("hex")}"` } });
+  if (outcome === null) return tooLarge();
+  if (outcome.state === "short") return errorResponse(403, `Content-Length must be ${grant.size}`);
+  if (outcome.state === "taken") return errorResponse(409, "This object is already uploaded with other content: an upload URL writes its object once");
+  return new Response(null, { status: 200, headers: { etag: `"${outcome.etag}"` } });
 }

@@ -66,6 +66,32 @@ describe("local PUT", () => {
     const long = await fetch(ticket.upload_url, { method: "PUT", headers: { "Content-Type": "text/plain" }, body: "1234567" });
     expect(long.status).toBe(413);
     expect(typeof (await long.json()).detail).toBe("string");
+    // Neither was stored: the signed bytes still go in (the short body streamed to disk is dropped).
+    expect((await fetch(ticket.upload_url, { method: "PUT", headers: { "Content-Type": "text/plain" }, body: "12345" })).status).toBe(200);
+  });
+
+  test("a body streamed in many chunks is written as sent; the same bytes again 200, one byte changed 409", async () => {
+    const size = 3 * 1024 * 1024 + 17;
+    const bytes = new Uint8Array(new ArrayBuffer(size)).map((_, i) => (i * 31) % 251);
+    const ticket = await requestUpload(http, alice, "application/zip", bytes, "big.zip");
+    const streamed = (data: Uint8Array) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let at = 0; at < data.byteLength; at += 64 * 1024) controller.enqueue(data.slice(at, at + 64 * 1024));
+          controller.close();
+        },
+      });
+    const put = (data: Uint8Array) =>
+      fetch(ticket.upload_url, { method: "PUT", headers: { "Content-Type": "application/zip", "Content-Length": String(data.byteLength) }, body: streamed(data), duplex: "half" } as RequestInit);
+    const first = await put(bytes);
+    expect(first.status).toBe(200);
+    expect(first.headers.get("etag")).toBe(`"${new Bun.CryptoHasher("md5").update(bytes).digest("hex")}"`);
+    expect((await put(bytes)).status).toBe(200);
+    const changed = bytes.slice();
+    changed[size - 1] = (changed[size - 1] ?? 0) ^ 1;
+    expect((await put(changed)).status).toBe(409);
+    const stored = await fetch(ticket.file_url);
+    expect(new Uint8Array(await stored.arrayBuffer())).toEqual(bytes);
   });
 
   test("paths outside uploads/<user>/<name>.<ext>: 404, never a file read", async () => {
