@@ -64,6 +64,8 @@ async function upload(app: App, storage: LocalStorage, key: string, req: Request
   try {
     outcome = await storage.writeFrom(key, (req.body ?? EMPTY_BODY) as unknown as AsyncIterable<Uint8Array>, grant.size, limit);
   } catch (err) {
+    // A client gone mid-body is not a storage failure: the server logs it as the client's doing.
+    if (req.signal.aborted) throw err;
     app.log.error("local upload not written", { error: err instanceof Error ? err.message : String(err) });
     return errorResponse(503, "Storage is unavailable");
   }

@@ -70,6 +70,22 @@ describe("local PUT", () => {
     expect((await fetch(ticket.upload_url, { method: "PUT", headers: { "Content-Type": "text/plain" }, body: "12345" })).status).toBe(200);
   });
 
+  test("an uploader gone mid-body is logged as the client's doing, not a storage failure, and nothing is stored", async () => {
+    const bytes = bytesOf("x".repeat(4000));
+    const ticket = await requestUpload(http, alice, "text/plain", bytes);
+    const before = server.logs.length;
+    const url = new URL(ticket.upload_url);
+    const socket = await Bun.connect({ hostname: "127.0.0.1", port: Number(url.port), socket: { data() {} } });
+    socket.write(`PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 4000\r\n\r\n${"x".repeat(1000)}`);
+    await Bun.sleep(100);
+    socket.end();
+    const lines = () => server.logs.slice(before).map((l) => JSON.parse(l) as { level: string; msg: string });
+    for (let i = 0; i < 100 && !lines().some((l) => l.msg === "client went away"); i++) await Bun.sleep(20);
+    expect(lines().filter((l) => l.msg === "client went away").map((l) => l.level)).toEqual(["info"]);
+    expect(lines().filter((l) => l.level === "error")).toEqual([]);
+    expect((await putBytes(ticket, bytes)).status).toBe(200);
+  });
+
   test("a body streamed in many chunks is written as sent; the same bytes again 200, one byte changed 409", async () => {
     const size = 3 * 1024 * 1024 + 17;
     const bytes = new Uint8Array(new ArrayBuffer(size)).map((_, i) => (i * 31) % 251);
