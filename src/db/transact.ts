@@ -13,9 +13,10 @@ const RETRIES_ON_CONFLICT = 3;
 /**
  * Runs `fn` in a transaction whose events are written last (event-log.ts). PostgreSQL breaks a
  * deadlock by failing one of its transactions (40P01): that one is run again, whole, with a fresh
- * event sink, so the client sees its answer, not a 500. Sends deadlocked so when a chat's first
- * receipt row was inserted meanwhile (its foreign-key check shares the chat row's lock, and the
- * send statement's update then queues behind senders waiting for it).
+ * event sink, so the client sees its answer, not a 500. Sends once deadlocked so when a chat's
+ * first receipt row was inserted meanwhile (its foreign-key check shared the chat row's lock); a
+ * chat now has that row from its creation (chats/create.ts), and this stays for the cycles not
+ * foreseen.
  */
 export async function transact<T>(app: App, fn: (tx: Tx, events: EventSink) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {

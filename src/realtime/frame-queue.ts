@@ -42,11 +42,6 @@ export class ClientFrameQueue<F extends QueuedFrame> {
     return true;
   }
 
-  /** Frames waiting, not counting the one running. */
-  get size(): number {
-    return this.waiting.size;
-  }
-
   private async drain(): Promise<void> {
     this.running = true;
     try {
